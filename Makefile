@@ -1,0 +1,40 @@
+# The project's commands. `make demo` and `make test` install the pinned environment first if needed.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-from-lock
+
+.PHONY: install demo test lint airflow lock clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $(STAMP)
+
+## One end-to-end run of the DAG against a local S3/SNS server (moto); last line: RESULT ...
+demo: install
+	$(BIN)/python scripts/demo.py
+
+## The whole test suite: unit, DAG integrity and end-to-end against the local server.
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## Airflow's UI (airflow standalone) wired to a seeded local S3/SNS server, for the trigger form.
+airflow: install
+	$(BIN)/python scripts/standalone.py
+
+## Re-pin requirements.lock from requirements.in in a scratch venv.
+lock:
+	rm -rf /tmp/bank-ml-lock && $(PYTHON) -m venv /tmp/bank-ml-lock
+	/tmp/bank-ml-lock/bin/pip install --quiet -r requirements.in
+	{ echo "# Pinned environment of the project (pip freeze of requirements.in on Python 3.11, Linux x86_64)."; \
+	  echo "# Regenerate with: make lock"; /tmp/bank-ml-lock/bin/pip freeze; } > requirements.lock
+
+clean:
+	rm -rf $(VENV) .airflow .pytest_cache .ruff_cache

@@ -1,0 +1,84 @@
+"""Evaluation: pick the best family by CV AUC, score it on the held-out split, compare with the baselines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    classification_report,
+    confusion_matrix,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+
+from include.bank_marketing import config, storage
+from include.bank_marketing.preprocessing import features_and_target
+
+PASS = "PASS"
+BELOW_BASELINE = "BELOW_BASELINE"
+
+
+def select_best(candidates: list[dict[str, Any]]) -> dict[str, Any]:
+    """The candidate with the highest CV AUC; ties go to the family listed first in ``config.FAMILIES``."""
+    if not candidates:
+        raise ValueError("no trained candidates to choose from")
+    order = list(config.FAMILIES)
+    return max(candidates, key=lambda c: (c["cv_auc"], -order.index(c["family"])))
+
+
+def score(y_true: Any, proba: Any, threshold: float = 0.5) -> dict[str, Any]:
+    """Test metrics of positive-class probabilities ``proba`` at ``threshold``."""
+    y_true = np.asarray(y_true)
+    pred = (np.asarray(proba) >= threshold).astype(int)
+    tn, fp, fn, tp = (int(v) for v in confusion_matrix(y_true, pred, labels=[0, 1]).ravel())
+    return {
+        "auc": round(float(roc_auc_score(y_true, proba)), 4),
+        "f1": round(float(f1_score(y_true, pred, zero_division=0)), 4),
+        "precision": round(float(precision_score(y_true, pred, zero_division=0)), 4),
+        "recall": round(float(recall_score(y_true, pred, zero_division=0)), 4),
+        "accuracy": round(float(accuracy_score(y_true, pred)), 4),
+        "threshold": threshold,
+        "rows": len(y_true),
+        "confusion_matrix": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
+        "classification_report": classification_report(
+            y_true, pred, labels=[0, 1], target_names=["no", "yes"], digits=3, zero_division=0
+        ),
+    }
+
+
+def compare_with_baselines(metrics: dict[str, Any], baselines: dict[str, float]) -> dict[str, Any]:
+    """Each metric beside its baseline, and the verdict: PASS only if no metric is below its baseline."""
+    checks = {
+        name: {"value": metrics[name], "baseline": baselines[name], "passed": metrics[name] >= baselines[name]}
+        for name in config.METRICS
+        if name in baselines
+    }
+    verdict = PASS if all(c["passed"] for c in checks.values()) else BELOW_BASELINE
+    return {"checks": checks, "verdict": verdict}
+
+
+def evaluate_candidates(
+    s3: Any, candidates: list[dict[str, Any]], test_uri: str, baselines: dict[str, float]
+) -> dict[str, Any]:
+    """Choose the best candidate, load it (sha256-verified), score it on the test split in S3."""
+    best = select_best(candidates)
+    model = storage.load_model(s3, best["model_uri"], best["sha256"])
+    x, y = features_and_target(storage.read_parquet(s3, test_uri))
+    metrics = score(y, model.predict_proba(x)[:, 1])
+    return {
+        "family": best["family"],
+        "best_params": best["best_params"],
+        "cv_auc": best["cv_auc"],
+        "candidate_uri": best["model_uri"],
+        "sha256": best["sha256"],
+        "metrics": metrics,
+        **compare_with_baselines(metrics, baselines),
+        "leaderboard": [
+            {"family": c["family"], "cv_auc": c["cv_auc"], "fit_seconds": c["fit_seconds"]}
+            for c in sorted(candidates, key=lambda c: -c["cv_auc"])
+        ],
+    }

@@ -1,0 +1,63 @@
+"""Notification texts: the SNS message of a finished run and the templates of the failure alerts.
+
+No pandas or scikit-learn here: the DAG file imports the templates at parse time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SUBJECT_PREFIX = "[bank-ml]"
+# SNS rejects subjects over 100 characters.
+MAX_SUBJECT = 100
+
+# Jinja templates rendered by Airflow's SnsNotifier with the failure callback's context.
+TASK_FAILURE_SUBJECT = SUBJECT_PREFIX + " FAILED {{ ti.task_id }} in {{ dag.dag_id }}"
+TASK_FAILURE_MESSAGE = (
+    "Task {{ ti.task_id }} of DAG {{ dag.dag_id }} failed (run {{ run_id }}, try {{ ti.try_number }}).\n"
+    "Error: {{ exception }}\n"
+)
+
+
+def metrics_table(checks: dict[str, dict[str, Any]]) -> str:
+    """Plain-text table of each metric beside its baseline."""
+    rows = [f"{'metric':<10} {'value':>7} {'baseline':>9}  result"]
+    for name, c in checks.items():
+        rows.append(f"{name:<10} {c['value']:>7.3f} {c['baseline']:>9.3f}  {'ok' if c['passed'] else 'BELOW'}")
+    return "\n".join(rows)
+
+
+def compose(run_id: str, evaluation: dict[str, Any], artifacts: dict[str, Any]) -> tuple[str, str]:
+    """Subject and body of the run's SNS message: verdict and AUC up front, then every metric vs baseline."""
+    metrics = evaluation["metrics"]
+    verdict = evaluation["verdict"].replace("_", " ")
+    subject = f"{SUBJECT_PREFIX} {verdict} AUC {metrics['auc']:.3f} {evaluation['family']}"[:MAX_SUBJECT]
+    cm = metrics["confusion_matrix"]
+    lines = [
+        f"Run {run_id}: {verdict}. Test AUC {metrics['auc']:.4f} on {metrics['rows']} held-out rows.",
+        "",
+        metrics_table(evaluation["checks"]),
+        "",
+        f"Winning family: {evaluation['family']} (CV AUC {evaluation['cv_auc']:.4f})",
+        f"Params: {evaluation['best_params']}",
+        "Leaderboard (CV AUC): " + ", ".join(f"{c['family']} {c['cv_auc']:.4f}" for c in evaluation["leaderboard"]),
+        f"Confusion matrix at threshold {metrics['threshold']}: "
+        f"TN {cm['tn']}  FP {cm['fp']}  FN {cm['fn']}  TP {cm['tp']}",
+        "",
+        "Artifacts:",
+        *(f"  {name}: {uri}" for name, uri in artifacts.items() if name.endswith("_uri")),
+    ]
+    return subject, "\n".join(lines) + "\n"
+
+
+def run_failure(dag_id: str, run_id: str, reason: str, task_id: str | None, log_url: str | None) -> tuple[str, str]:
+    """Subject and body of the run-level failure alert (the task-level alert carries the error text)."""
+    subject = f"{SUBJECT_PREFIX} RUN FAILED {dag_id}"[:MAX_SUBJECT]
+    lines = [
+        f"DAG run {run_id} of {dag_id} failed ({reason}).",
+        f"Failed task: {task_id or 'unknown'}.",
+        "The task's own alert and its log carry the error.",
+    ]
+    if log_url:
+        lines.append(f"Log: {log_url}")
+    return subject, "\n".join(lines) + "\n"

@@ -1,0 +1,83 @@
+"""Preprocessing: the stratified train/test split and the per-family ``ColumnTransformer``.
+
+The transformer is not fitted here on its own: it becomes the first step of each family's ``Pipeline``,
+so it is fitted inside every cross-validation fold (no leakage from validation folds) and is saved with
+the model, which therefore scores raw rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from include.bank_marketing import config, storage
+from include.bank_marketing.layout import run_key, s3_uri
+
+MISSING_CATEGORY = "missing"
+# HistGradientBoosting's native categorical support takes at most 255 bins per feature; rarer
+# categories beyond that are grouped as "infrequent".
+MAX_NATIVE_CATEGORIES = 250
+
+
+def split(
+    frame: pd.DataFrame, test_size: float = config.TEST_SIZE, random_state: int = config.RANDOM_STATE
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified split of a validated frame into (train, test), both keeping ``row_id``."""
+    train, test = train_test_split(frame, test_size=test_size, stratify=frame[config.TARGET], random_state=random_state)
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def build_preprocessor(numeric: list[str], categorical: list[str], encoding: str) -> ColumnTransformer:
+    """The ``ColumnTransformer`` for one encoding style (``onehot``, ``ordinal`` or ``native``).
+
+    Missing numbers become 0 (as in the original lab) and missing text the category ``missing``; numbers
+    are standardised only for the linear model, which needs it. Categorical columns come first in the
+    output, which ``native`` relies on to mark them for the model.
+    """
+    if encoding not in ("onehot", "ordinal", "native"):
+        raise ValueError(f"unknown encoding {encoding!r}; expected onehot, ordinal or native")
+    if encoding == "onehot":
+        encoder: Any = OneHotEncoder(handle_unknown="ignore")
+    else:
+        encoder = OrdinalEncoder(
+            handle_unknown="use_encoded_value",
+            unknown_value=-1,  # unseen categories: treated as missing by the tree models
+            max_categories=MAX_NATIVE_CATEGORIES,
+            dtype=float,
+        )
+    cat_steps = [("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)), ("encode", encoder)]
+    num_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="constant", fill_value=0))]
+    if encoding == "onehot":
+        num_steps.append(("scale", StandardScaler()))
+    return ColumnTransformer(
+        [
+            ("categorical", Pipeline(cat_steps), categorical),
+            ("numeric", Pipeline(num_steps), numeric),
+        ],
+        verbose_feature_names_out=False,
+    )
+
+
+def features_and_target(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Split a validated frame into the raw feature columns and ``y`` (``row_id`` is not a feature)."""
+    return frame.drop(columns=[config.ROW_ID, config.TARGET]), frame[config.TARGET]
+
+
+def split_object(s3: Any, validated_uri: str, bucket: str, run_id: str) -> dict[str, Any]:
+    """Read the validated rows, split them 80/20 (stratified, fixed seed) and write both parts as Parquet."""
+    frame = storage.read_parquet(s3, validated_uri)
+    train, test = split(frame)
+    return {
+        "train_uri": storage.write_parquet(s3, s3_uri(bucket, run_key(run_id, "data/train.parquet")), train),
+        "test_uri": storage.write_parquet(s3, s3_uri(bucket, run_key(run_id, "data/test.parquet")), test),
+        "train_rows": len(train),
+        "test_rows": len(test),
+        "train_positive_rate": round(float(train[config.TARGET].mean()), 4),
+        "test_positive_rate": round(float(test[config.TARGET].mean()), 4),
+    }

@@ -1,0 +1,129 @@
+"""S3 input and output: bytes, Parquet, JSON and sha256-verified model pickles.
+
+Every function takes a boto3 S3 client, so the same code runs against real AWS, LocalStack or moto:
+the client decides the endpoint (in the DAG it comes from the Airflow connection).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from typing import Any
+
+from include.bank_marketing.layout import parse_s3_uri, s3_uri
+
+
+class IntegrityError(RuntimeError):
+    """A model's bytes do not match the sha256 recorded when it was written."""
+
+
+def sha256_hex(data: bytes) -> str:
+    """Hex sha256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_bytes(s3: Any, uri: str) -> bytes:
+    """Whole body of the object at ``uri``."""
+    bucket, key = parse_s3_uri(uri)
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def write_bytes(s3: Any, uri: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+    """Write ``data`` to ``uri`` and return the URI."""
+    bucket, key = parse_s3_uri(uri)
+    s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+    return uri
+
+
+def write_json(s3: Any, uri: str, obj: Any) -> str:
+    """Write ``obj`` as indented UTF-8 JSON to ``uri``."""
+    body = json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
+    return write_bytes(s3, uri, body, "application/json")
+
+
+def read_json(s3: Any, uri: str) -> Any:
+    """Parse the JSON object at ``uri``."""
+    return json.loads(read_bytes(s3, uri))
+
+
+def write_parquet(s3: Any, uri: str, frame: Any) -> str:
+    """Write a DataFrame as Parquet to ``uri`` (index dropped; keep ids as columns)."""
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return write_bytes(s3, uri, buf.getvalue(), "application/vnd.apache.parquet")
+
+
+def read_parquet(s3: Any, uri: str) -> Any:
+    """Read the Parquet object at ``uri`` into a DataFrame."""
+    import pandas as pd
+
+    return pd.read_parquet(io.BytesIO(read_bytes(s3, uri)))
+
+
+def copy_object(s3: Any, source_uri: str, target_uri: str) -> str:
+    """Server-side copy; the source is left as it is."""
+    src_bucket, src_key = parse_s3_uri(source_uri)
+    bucket, key = parse_s3_uri(target_uri)
+    s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": src_bucket, "Key": src_key})
+    return target_uri
+
+
+def list_keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:
+    """All keys under ``prefix``, sorted."""
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(obj["Key"] for obj in page.get("Contents", []))
+    return sorted(keys)
+
+
+def dump_model(model: Any) -> bytes:
+    """Pickle ``model`` with joblib into bytes."""
+    import joblib
+
+    buf = io.BytesIO()
+    joblib.dump(model, buf)
+    return buf.getvalue()
+
+
+def save_model(s3: Any, uri: str, model: Any) -> dict[str, Any]:
+    """Write ``model`` with joblib to ``uri``; returns ``{"uri", "sha256", "bytes"}`` to record beside it."""
+    data = dump_model(model)
+    write_bytes(s3, uri, data)
+    return {"uri": uri, "sha256": sha256_hex(data), "bytes": len(data)}
+
+
+def load_model_bytes(data: bytes, expected_sha256: str, source: str = "model") -> Any:
+    """``joblib.load`` ``data`` only if its sha256 equals ``expected_sha256`` (a pickle is code)."""
+    import joblib
+
+    actual = sha256_hex(data)
+    if actual != expected_sha256:
+        raise IntegrityError(
+            f"refusing to load {source}: sha256 {actual} does not match the recorded {expected_sha256}"
+        )
+    return joblib.load(io.BytesIO(data))
+
+
+def load_model(s3: Any, uri: str, expected_sha256: str) -> Any:
+    """Download the pickle at ``uri``, verify its sha256, then ``joblib.load`` it."""
+    return load_model_bytes(read_bytes(s3, uri), expected_sha256, source=uri)
+
+
+__all__ = [
+    "IntegrityError",
+    "copy_object",
+    "dump_model",
+    "list_keys",
+    "load_model",
+    "load_model_bytes",
+    "read_bytes",
+    "read_json",
+    "read_parquet",
+    "s3_uri",
+    "save_model",
+    "sha256_hex",
+    "write_bytes",
+    "write_json",
+    "write_parquet",
+]

@@ -1,0 +1,254 @@
+"""Validation of an incoming bank-marketing CSV: read once, check the contract, infer the features.
+
+Accepts any file of the bank-marketing family, not only banking.csv's 16 columns: the delimiter (``;`` or
+``,``) is detected from the header, the target ``y`` may be ``yes``/``no`` or ``1``/``0``, and feature
+columns are classed as numeric or categorical from their values. Every rejection raises ``InputError``
+with a one-line message naming the column or line, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from include.bank_marketing import config, storage
+from include.bank_marketing.layout import rejected_prefix, run_key, s3_uri
+
+DELIMITERS = (";", ",")
+TARGET_FORMATS = {
+    "yes/no": {"yes": 1, "no": 0},
+    "1/0": {"1": 1, "0": 0, "1.0": 1, "0.0": 0},
+}
+
+
+class InputError(ValueError):
+    """The input file breaks the contract; ``str(error)`` is a one-line reason fit for a log and an alert."""
+
+
+@dataclass
+class ValidatedInput:
+    """A parsed, checked input: ``frame`` holds ``row_id``, the features and ``y`` as 0/1."""
+
+    frame: pd.DataFrame
+    delimiter: str
+    target_format: str
+    numeric: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+
+    @property
+    def class_counts(self) -> dict[str, int]:
+        """Rows per class, keyed ``"0"`` and ``"1"``."""
+        counts = self.frame[config.TARGET].value_counts()
+        return {str(k): int(counts.get(k, 0)) for k in (0, 1)}
+
+
+def min_rows_per_class(cv_folds: int, test_size: float = config.TEST_SIZE) -> int:
+    """Fewest rows of each class that still leave ``cv_folds`` of them in the training split."""
+    return math.ceil(cv_folds / (1 - test_size)) + 1
+
+
+def _line(data_row: int) -> int:
+    """File line of 0-based data row ``data_row`` (the header is line 1)."""
+    return data_row + 2
+
+
+def _decode(data: bytes) -> str:
+    if not data:
+        raise InputError("file is empty (0 bytes); expected a CSV with a header row and a 'y' column")
+    nul = data.find(b"\x00", 0, 1 << 16)
+    if nul >= 0:
+        raise InputError(f"binary data, not a CSV: NUL byte at offset {nul}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} (line {line}) cannot be decoded"
+        ) from None
+
+
+def detect_delimiter(header: str) -> str:
+    """The delimiter of ``header``: whichever of ``;`` and ``,`` splits it into more columns."""
+    counts = {d: len(next(csv.reader([header], delimiter=d))) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    if counts[best] < 2:
+        raise InputError(f"cannot detect the delimiter: the header {header[:80]!r} splits on neither ';' nor ','")
+    return best
+
+
+def _check_header(columns: list[str], delimiter: str) -> None:
+    blanks = [i + 1 for i, c in enumerate(columns) if not c]
+    if blanks:
+        raise InputError(f"header has an empty column name at position {blanks[0]} (delimiter {delimiter!r})")
+    seen: dict[str, int] = {}
+    for i, name in enumerate(columns, start=1):
+        if name in seen:
+            raise InputError(f"duplicate column name {name!r} at positions {seen[name]} and {i}")
+        seen[name] = i
+    if config.TARGET not in seen:
+        shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
+        raise InputError(
+            f"no target column {config.TARGET!r}: the header has {len(columns)} columns "
+            f"split on {delimiter!r} ({shown})"
+        )
+    if config.ROW_ID in seen:
+        raise InputError(f"column name {config.ROW_ID!r} is reserved for the pipeline's row ids")
+    if len(columns) < 2:
+        raise InputError(f"no feature columns: the header has only {config.TARGET!r}")
+
+
+def _check_field_counts(text: str, delimiter: str, expected: int) -> None:
+    # pandas pads short rows with NaN silently, so count the fields of every row first (streaming, no copy).
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    for row in reader:
+        if row and len(row) != expected:
+            raise InputError(f"ragged rows: line {reader.line_num} has {len(row)} fields, the header has {expected}")
+
+
+def _target(raw: pd.Series) -> tuple[pd.Series, str]:
+    values = raw.str.strip().str.lower()
+    blank = values.isna() | (values == "")
+    if blank.any():
+        first = int(blank.to_numpy().nonzero()[0][0])
+        raise InputError(f"column {config.TARGET!r} is blank on {int(blank.sum())} rows (first at line {_line(first)})")
+    found = set(values.unique())
+    for name, mapping in TARGET_FORMATS.items():
+        if found <= mapping.keys():
+            return values.map(mapping).astype("int8"), name
+    allowed = {"yes", "no", "1", "0", "1.0", "0.0"}
+    bad = values[~values.isin(allowed)]
+    first = int(values.index.get_loc(bad.index[0])) if len(bad) else 0
+    examples = ", ".join(repr(v) for v in sorted(set(bad.unique()) or found)[:5])
+    raise InputError(
+        f"column {config.TARGET!r} must hold yes/no or 1/0; found {examples} "
+        f"({len(bad) or len(values)} rows, first at line {_line(first)})"
+    )
+
+
+def _classify(frame: pd.DataFrame, features: list[str]) -> tuple[list[str], list[str]]:
+    numeric, categorical = [], []
+    for col in features:
+        raw = frame[col]
+        present = raw.notna()
+        as_number = pd.to_numeric(raw, errors="coerce")
+        text = present & as_number.isna()
+        n_text, n_present = int(text.sum()), int(present.sum())
+        if n_text == 0:
+            numeric.append(col)
+        elif n_text <= config.NUMERIC_TEXT_TOLERANCE * n_present:
+            first = int(text.to_numpy().nonzero()[0][0])
+            raise InputError(
+                f"column {col!r} is numeric but holds text on {n_text} of {n_present} rows: "
+                f"{raw.iloc[first]!r} at line {_line(first)}"
+            )
+        else:
+            categorical.append(col)
+    return numeric, categorical
+
+
+def parse_csv(data: bytes, cv_folds: int = config.DEFAULT_CV_FOLDS) -> ValidatedInput:
+    """Parse and check the raw bytes of an input file; raise ``InputError`` naming the first problem found."""
+    text = _decode(data)
+    header = text.split("\n", 1)[0].strip("\r")
+    if not header.strip():
+        raise InputError("the first line is blank; expected a header row")
+    delimiter = detect_delimiter(header)
+    columns = [c.strip() for c in next(csv.reader([header], delimiter=delimiter))]
+    _check_header(columns, delimiter)
+    _check_field_counts(text, delimiter, len(columns))
+
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            skipinitialspace=True,
+        )
+    except pd.errors.ParserError as exc:
+        raise InputError(f"CSV cannot be parsed: {str(exc).strip().splitlines()[-1]}") from None
+    del text
+    frame.columns = columns
+    if frame.empty:
+        raise InputError(f"no data rows: the file has only a header ({len(columns)} columns)")
+
+    target, target_format = _target(frame[config.TARGET])
+    counts = target.value_counts()
+    labels = {1: "yes/1", 0: "no/0"}
+    for cls in (0, 1):
+        if cls not in counts:
+            other = labels[1 - cls]
+            raise InputError(
+                f"column {config.TARGET!r} has one class only: all {len(frame)} rows are {other}; "
+                "both classes are needed to train a classifier"
+            )
+    needed = min_rows_per_class(cv_folds)
+    rare = int(counts.idxmin())
+    if counts[rare] < needed:
+        raise InputError(
+            f"column {config.TARGET!r} has only {int(counts[rare])} rows of class {labels[rare]}; "
+            f"at least {needed} per class are needed for an 80/20 split with {cv_folds}-fold CV"
+        )
+
+    features = [c for c in columns if c != config.TARGET]
+    numeric, categorical = _classify(frame, features)
+    out = pd.DataFrame({config.ROW_ID: range(1, len(frame) + 1)})
+    for col in features:
+        out[col] = pd.to_numeric(frame[col]) if col in numeric else frame[col].str.strip()
+    out[config.TARGET] = target.to_numpy()
+    return ValidatedInput(out, delimiter, target_format, numeric, categorical)
+
+
+def quarantine(s3: Any, bucket: str, key: str, run_id: str, reason: str, sha256: str, size: int) -> str:
+    """Copy a rejected input to ``rejected/{run_id}/`` with a ``reason.json``; the original is not touched."""
+    prefix = rejected_prefix(run_id)
+    storage.copy_object(s3, s3_uri(bucket, key), s3_uri(bucket, f"{prefix}/{key.rsplit('/', 1)[-1]}"))
+    return storage.write_json(
+        s3,
+        s3_uri(bucket, f"{prefix}/reason.json"),
+        {
+            "input_uri": s3_uri(bucket, key),
+            "reason": reason,
+            "sha256": sha256,
+            "bytes": size,
+            "run_id": run_id,
+            "rejected_at": datetime.now(UTC).isoformat(),
+        },
+    )
+
+
+def validate_object(s3: Any, bucket: str, key: str, run_id: str, cv_folds: int) -> dict[str, Any]:
+    """Read ``s3://bucket/key`` once, validate it and store the parsed rows as Parquet for the next stages.
+
+    Returns a small summary for XCom. On bad input the object is quarantined and ``InputError`` is raised.
+    """
+    uri = s3_uri(bucket, key)
+    data = storage.read_bytes(s3, uri)
+    sha256, size = storage.sha256_hex(data), len(data)
+    try:
+        parsed = parse_csv(data, cv_folds=cv_folds)
+    except InputError as exc:
+        reason = f"{uri}: {exc}"
+        quarantine(s3, bucket, key, run_id, reason, sha256, size)
+        raise InputError(reason) from None
+    del data
+    validated_uri = storage.write_parquet(s3, s3_uri(bucket, run_key(run_id, "validated.parquet")), parsed.frame)
+    return {
+        "input_uri": uri,
+        "input_sha256": sha256,
+        "input_bytes": size,
+        "rows": len(parsed.frame),
+        "delimiter": parsed.delimiter,
+        "target_format": parsed.target_format,
+        "class_counts": parsed.class_counts,
+        "numeric": parsed.numeric,
+        "categorical": parsed.categorical,
+        "validated_uri": validated_uri,
+    }

@@ -1,0 +1,169 @@
+"""A local stand-in for S3 and SNS: moto's server mode on a free 127.0.0.1 port, and the Airflow wiring to it.
+
+Used by ``make demo``, ``make airflow`` and the end-to-end tests. The DAG talks to it over HTTP exactly as
+it talks to AWS: the only difference is ``endpoint_url`` in the ``aws_default`` connection.
+The credentials below are moto's dummy ones; they open nothing outside this process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ROOT = Path(__file__).resolve().parents[1]
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account, matching the DAG's default topic ARN
+DEFAULT_BUCKET = "bank-ml"
+DEFAULT_TOPIC = "bank-ml-alerts"
+DATA_FILE = ROOT / "include" / "data" / "banking.csv"
+DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # moto only
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalAws:
+    """moto's HTTP server in a background thread, with helpers to seed it and read what the DAG sent."""
+
+    def __init__(self, port: int | None = None) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
+        self.port = port or free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+
+    def __enter__(self) -> LocalAws:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start serving."""
+        self._server.start()
+
+    def stop(self) -> None:
+        """Stop serving (the state is dropped with the process)."""
+        self._server.stop()
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of ``service`` bound to this server."""
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, **DUMMY_CREDENTIALS)
+
+    def connection(self) -> dict[str, Any]:
+        """The ``aws_default`` Airflow connection for this server, as Airflow's JSON form."""
+        return {
+            "conn_type": "aws",
+            "login": DUMMY_CREDENTIALS["aws_access_key_id"],
+            "password": DUMMY_CREDENTIALS["aws_secret_access_key"],
+            "extra": {"endpoint_url": self.endpoint, "region_name": REGION},
+        }
+
+    def create_bucket(self, bucket: str = DEFAULT_BUCKET) -> None:
+        """A private bucket: every public-access block on, as production buckets should be."""
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=bucket)
+        s3.put_public_access_block(
+            Bucket=bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+
+    def create_topic_with_queue(self, topic: str = DEFAULT_TOPIC) -> tuple[str, str]:
+        """SNS topic plus an SQS queue subscribed to it, so tests can read what was published."""
+        sns, sqs = self.client("sns"), self.client("sqs")
+        topic_arn = sns.create_topic(Name=topic)["TopicArn"]
+        queue_url = sqs.create_queue(QueueName=f"{topic}-inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        return topic_arn, queue_url
+
+    def upload(self, bucket: str, key: str, body: bytes | Path) -> None:
+        """Put ``body`` (bytes or a file's content) at ``s3://bucket/key``."""
+        data = body.read_bytes() if isinstance(body, Path) else body
+        self.client("s3").put_object(Bucket=bucket, Key=key, Body=data)
+
+    def latest_run_prefix(self, bucket: str) -> str | None:
+        """``runs/<run_id>`` of the run that wrote to ``bucket`` last, or None when no run wrote there."""
+        newest: dict[str, Any] = {}
+        for page in self.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="runs/"):
+            for obj in page.get("Contents", []):
+                if not newest or obj["LastModified"] >= newest["LastModified"]:
+                    newest = obj
+        return "/".join(newest["Key"].split("/")[:2]) if newest else None
+
+    def messages(self, queue_url: str) -> list[dict[str, str]]:
+        """Drain the queue: every SNS message as ``{"subject", "message"}``."""
+        sqs = self.client("sqs")
+        out = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            if not batch.get("Messages"):
+                return out
+            for msg in batch["Messages"]:
+                envelope = json.loads(msg["Body"])
+                out.append({"subject": envelope.get("Subject") or "", "message": envelope["Message"]})
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=msg["ReceiptHandle"])
+
+
+def airflow_env(endpoint_conn: dict[str, Any], airflow_home: Path) -> dict[str, str]:
+    """Environment for Airflow commands that run this project's DAGs against the given AWS connection."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}  # no stray real credentials
+    venv_bin = str(Path(sys.executable).parent)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(endpoint_conn),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")])),
+            "PATH": os.pathsep.join([venv_bin, env.get("PATH", "")]),
+        }
+    )
+    return env
+
+
+def airflow(args: list[str], env: dict[str, str], **kwargs: Any) -> subprocess.CompletedProcess:
+    """Run the venv's ``airflow`` CLI with ``args``."""
+    exe = str(Path(sys.executable).parent / "airflow")
+    return subprocess.run([exe, *args], env=env, text=True, **kwargs)
+
+
+def migrate(env: dict[str, str]) -> None:
+    """Create or upgrade the metadata database of ``env``'s AIRFLOW_HOME (idempotent)."""
+    Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    result = airflow(["db", "migrate"], env, capture_output=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{result.stdout}\n{result.stderr}")
+
+
+def dags_test(
+    env: dict[str, str], conf: dict[str, Any] | None = None, logical_date: str | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess:
+    """``airflow dags test bank_marketing_training`` with ``conf``; output captured unless told otherwise."""
+    args = ["dags", "test", "bank_marketing_training"]
+    if logical_date:
+        args.append(logical_date)
+    if conf:
+        args += ["-c", json.dumps(conf)]
+    kwargs.setdefault("capture_output", True)
+    return airflow(args, env, **kwargs)

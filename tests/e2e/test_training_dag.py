@@ -1,0 +1,184 @@
+"""End to end: ``airflow dags test bank_marketing_training`` against moto's S3/SNS server over HTTP.
+
+The DAG runs exactly as in production; only the ``aws_default`` connection's ``endpoint_url`` differs.
+SNS messages are read back through an SQS queue subscribed to the topic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from include.bank_marketing import storage
+from scripts import local_aws
+
+pytestmark = pytest.mark.e2e
+
+DATA = local_aws.DATA_FILE.read_bytes()
+TEMPLATED_KEY = "raw/{{ ds }}/banking.csv"
+
+
+@pytest.fixture(scope="module")
+def aws():
+    with local_aws.LocalAws() as server:
+        server.topic_arn, server.queue_url = server.create_topic_with_queue()
+        yield server
+
+
+@pytest.fixture(scope="module")
+def airflow_env(aws):
+    env = local_aws.airflow_env(aws.connection(), Path(os.environ["AIRFLOW_HOME"]))
+    local_aws.migrate(env)
+    return env
+
+
+@pytest.fixture(scope="module")
+def good_run(aws, airflow_env):
+    """One full run on banking.csv, dropped at a date-partitioned key the DAG resolves from its template."""
+    bucket = "bank-ml"
+    aws.create_bucket(bucket)
+    aws.upload(bucket, "raw/2026-11-20/banking.csv", DATA)
+    aws.messages(aws.queue_url)  # start from an empty inbox
+    result = local_aws.dags_test(airflow_env, {"bucket": bucket, "input_key": TEMPLATED_KEY}, "2026-11-20")
+    prefix = aws.latest_run_prefix(bucket)
+    return {
+        "bucket": bucket,
+        "result": result,
+        "prefix": prefix,
+        "s3": aws.client("s3"),
+        "messages": aws.messages(aws.queue_url),
+    }
+
+
+def _get(run, key: str) -> bytes:
+    return run["s3"].get_object(Bucket=run["bucket"], Key=key)["Body"].read()
+
+
+def test_run_succeeds(good_run):
+    out = good_run["result"].stdout + good_run["result"].stderr
+    assert "state=success" in out, out[-3000:]
+    assert good_run["prefix"] and good_run["prefix"].startswith("runs/manual__")
+
+
+def test_model_loads_after_sha256_check_and_scores_raw_rows(good_run):
+    prefix = good_run["prefix"]
+    meta = json.loads(_get(good_run, f"{prefix}/model.json"))
+    model_bytes = _get(good_run, f"{prefix}/model.joblib")
+    assert meta["sha256"] == hashlib.sha256(model_bytes).hexdigest()
+    assert meta["input"]["sha256"] == hashlib.sha256(DATA).hexdigest()
+    assert meta["input"]["rows"] == 45211
+    assert meta["input"]["uri"] == "s3://bank-ml/raw/2026-11-20/banking.csv"
+    assert {"scikit-learn", "pandas", "python"} <= set(meta["libraries"])
+
+    model = storage.load_model(good_run["s3"], meta["model_uri"], meta["sha256"])
+    raw = pd.read_csv(io.BytesIO(DATA), sep=";")  # raw rows: text categories, blanks as NaN
+    y = (raw.pop("y") == "yes").astype(int)
+    proba = model.predict_proba(raw)[:, 1]
+    assert proba.shape == (45211,)
+    assert roc_auc_score(y, proba) >= 0.90
+
+    with pytest.raises(storage.IntegrityError):
+        storage.load_model(good_run["s3"], meta["model_uri"], "0" * 64)
+
+
+def test_metrics_pass_baselines_with_auc_at_least_090(good_run):
+    metrics = json.loads(_get(good_run, f"{good_run['prefix']}/metrics.json"))
+    m = metrics["metrics"]
+    assert m["auc"] >= 0.90
+    assert m["rows"] == 9043
+    assert metrics["verdict"] == "PASS"
+    assert set(metrics["checks"]) == {"auc", "f1", "precision", "recall", "accuracy"}
+    cm = m["confusion_matrix"]
+    assert cm["tn"] + cm["fp"] + cm["fn"] + cm["tp"] == 9043
+    families = {row["family"] for row in metrics["leaderboard"]}
+    assert families == {"logistic_regression", "random_forest", "hist_gradient_boosting"}
+    # Default grid: every family trained within the 60 s budget of a 2-core machine.
+    assert sum(row["fit_seconds"] for row in metrics["leaderboard"]) <= 60
+
+
+def test_new_csv_holds_the_test_split(good_run):
+    run_csv = _get(good_run, f"{good_run['prefix']}/new.csv")
+    assert _get(good_run, "new.csv") == run_csv  # the lab's location carries the latest run's copy
+    frame = pd.read_csv(io.BytesIO(run_csv))
+    assert len(frame) == 9043  # 20 % of 45,211 rows, rounded up by train_test_split
+    header = DATA.split(b"\n", 1)[0].decode().split(";")
+    assert list(frame.columns) == ["row_id", *header, "predicted", "probability"]
+    assert set(frame["y"]) == {"yes", "no"} and set(frame["predicted"]) <= {"yes", "no"}
+    assert frame["probability"].between(0, 1).all()
+    assert frame["row_id"].is_unique and frame["row_id"].between(1, 45211).all()
+    assert abs((frame["y"] == "yes").mean() - 5289 / 45211) < 0.002  # stratified
+
+
+def test_exactly_one_sns_message_with_the_auc(good_run):
+    metrics = json.loads(_get(good_run, f"{good_run['prefix']}/metrics.json"))
+    messages = good_run["messages"]
+    assert len(messages) == 1, messages
+    auc = f"{metrics['metrics']['auc']:.3f}"
+    assert messages[0]["subject"].startswith(f"[bank-ml] PASS AUC {auc}")
+    body = messages[0]["message"]
+    assert f"auc          {auc}" in body and "baseline" in body
+    assert f"s3://bank-ml/{good_run['prefix']}/model.joblib" in body
+
+
+def test_input_object_unchanged(good_run):
+    assert _get(good_run, "raw/2026-11-20/banking.csv") == DATA
+
+
+HEADER = DATA.split(b"\n", 1)[0]
+ROWS = DATA.split(b"\n")[1:200]
+BAD_INPUTS = {
+    "empty": (b"", "file is empty (0 bytes)"),
+    "header_only": (HEADER + b"\n", "no data rows: the file has only a header"),
+    "no_y": (
+        HEADER.replace(b";y", b";subscribed") + b"\n" + b"\n".join(ROWS),
+        "no target column 'y'",
+    ),
+    "one_class": (
+        HEADER + b"\n" + b"\n".join(r for r in ROWS if r.endswith(b";no")),
+        "one class only",
+    ),
+    "wrong_delimiter": (
+        b"\n".join(line.replace(b";", b"|") for line in [HEADER, *ROWS]),
+        "cannot detect the delimiter",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_fails_at_validate_with_its_reason(aws, airflow_env, case):
+    body, reason = BAD_INPUTS[case]
+    bucket = f"bad-{case.replace('_', '-')}"
+    aws.create_bucket(bucket)
+    aws.upload(bucket, "banking.csv", body)
+    aws.messages(aws.queue_url)
+
+    result = local_aws.dags_test(airflow_env, {"bucket": bucket})
+    out = result.stdout + result.stderr
+    assert "state=failed" in out, out[-3000:]
+
+    s3 = aws.client("s3")
+    keys = storage.list_keys(s3, bucket)
+    assert not [k for k in keys if k.startswith("runs/")], "nothing may be written for a rejected input"
+    rejected = [k for k in keys if k.startswith("rejected/")]
+    reason_doc = json.loads(
+        s3.get_object(Bucket=bucket, Key=next(k for k in rejected if k.endswith("reason.json")))["Body"].read()
+    )
+    assert reason in reason_doc["reason"]
+    copy = next(k for k in rejected if k.endswith("/banking.csv"))
+    assert s3.get_object(Bucket=bucket, Key=copy)["Body"].read() == body
+    assert s3.get_object(Bucket=bucket, Key="banking.csv")["Body"].read() == body  # original untouched
+
+    messages = aws.messages(aws.queue_url)
+    task_alerts = [m for m in messages if m["subject"].startswith("[bank-ml] FAILED validate")]
+    assert len(task_alerts) == 1, messages
+    assert reason in task_alerts[0]["message"]
+    assert any(m["subject"].startswith("[bank-ml] RUN FAILED") and "validate" in m["message"] for m in messages)
+    # The sensor passed and validation failed: the training tasks never ran.
+    assert "task_id=train" not in out
