@@ -18,8 +18,9 @@ demo: install
 	$(BIN)/python scripts/demo.py
 
 ## The whole test suite: unit, DAG integrity and end-to-end against the local server.
+# pytest's exit code 5 (no test collected) is a failure too, and says so.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest; rc=$$?; [ $$rc -ne 5 ] || echo "make test: no tests were collected"; exit $$rc
 
 lint: install
 	$(BIN)/ruff check .

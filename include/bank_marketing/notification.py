@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from include.bank_marketing import config
+
 SUBJECT_PREFIX = "[bank-ml]"
 # SNS rejects subjects over 100 characters.
 MAX_SUBJECT = 100
@@ -22,7 +24,8 @@ TASK_FAILURE_MESSAGE = (
 def metrics_table(checks: dict[str, dict[str, Any]]) -> str:
     """Plain-text table of each metric beside its baseline."""
     rows = [f"{'metric':<10} {'value':>7} {'baseline':>9}  result"]
-    for name, c in checks.items():
+    for name in (n for n in config.METRICS if n in checks):  # fixed order, whatever order JSON gave
+        c = checks[name]
         rows.append(f"{name:<10} {c['value']:>7.3f} {c['baseline']:>9.3f}  {'ok' if c['passed'] else 'BELOW'}")
     return "\n".join(rows)
 

@@ -1,0 +1,56 @@
+"""``make airflow``: Airflow's UI (``airflow standalone``) wired to a seeded local S3/SNS server.
+
+Open the printed URL, pick ``bank_marketing_training`` and use "Trigger" to fill in the parameter form.
+Local use only: every visitor is an admin (``SIMPLE_AUTH_MANAGER_ALL_ADMINS``). Ctrl-C stops both servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts import local_aws  # noqa: E402
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8080, help="API server / UI port (a free one if taken)")
+    parser.add_argument("--airflow-home", default=str(local_aws.ROOT / ".airflow"))
+    args = parser.parse_args()
+    port = args.port if _port_is_free(args.port) else local_aws.free_port()
+
+    with local_aws.LocalAws() as aws:
+        aws.create_bucket(local_aws.DEFAULT_BUCKET)
+        topic_arn, queue_url = aws.create_topic_with_queue()
+        aws.upload(local_aws.DEFAULT_BUCKET, "banking.csv", local_aws.DATA_FILE)
+        env = local_aws.airflow_env(aws.connection(), Path(args.airflow_home))
+        env.update(
+            {
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",  # local only: no login
+                "AIRFLOW__API__PORT": str(port),
+                "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+                # Workers reach the Execution API on the API server's port.
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            }
+        )
+        print(f"local S3/SNS server (moto): {aws.endpoint}; s3://{local_aws.DEFAULT_BUCKET}/banking.csv uploaded")
+        print(f"SNS topic {topic_arn}; its messages land in SQS queue {queue_url}")
+        print(f"Airflow UI: http://127.0.0.1:{port}/dags/bank_marketing_training (Ctrl-C to stop)")
+        try:
+            return local_aws.airflow(["standalone"], env).returncode
+        except KeyboardInterrupt:  # standalone stops its own components on Ctrl-C
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
