@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -24,10 +25,11 @@ BELOW_BASELINE = "BELOW_BASELINE"
 
 def select_best(candidates: list[dict[str, Any]]) -> dict[str, Any]:
     """The candidate with the highest CV AUC; ties go to the family listed first in ``config.FAMILIES``."""
-    if not candidates:
-        raise ValueError("no trained candidates to choose from")
+    scored = [c for c in candidates if not math.isnan(c["cv_auc"])]  # NaN never compares, so drop it
+    if not scored:
+        raise ValueError(f"no trained candidate has a CV AUC to choose by: {[c['family'] for c in candidates]}")
     order = list(config.FAMILIES)
-    return max(candidates, key=lambda c: (c["cv_auc"], -order.index(c["family"])))
+    return max(scored, key=lambda c: (c["cv_auc"], -order.index(c["family"])))
 
 
 def score(y_true: Any, proba: Any, threshold: float = 0.5) -> dict[str, Any]:

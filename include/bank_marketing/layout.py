@@ -22,8 +22,10 @@ def render_key(template: str, **variables: object) -> str:
     A variable the template uses but the run does not have (e.g. ``ds`` of a run without a logical date)
     raises ``ValueError`` naming it, instead of silently producing an empty path segment.
     """
+    # None means "this run has no such value" (e.g. ds without a logical date): leave it undefined.
+    present = {name: value for name, value in variables.items() if value is not None}
     try:
-        key = _JINJA.from_string(template).render(**variables)
+        key = _JINJA.from_string(template).render(**present)
     except jinja2.UndefinedError as exc:
         raise ValueError(f"input_key {template!r} uses an undefined variable: {exc.message}") from exc
     except jinja2.TemplateSyntaxError as exc:
@@ -41,9 +43,9 @@ def s3_uri(bucket: str, key: str) -> str:
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
     """Split ``s3://bucket/key`` into ``(bucket, key)``."""
-    if not uri.startswith("s3://") or "/" not in uri[5:]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not bucket or not key:
         raise ValueError(f"not an s3://bucket/key URI: {uri!r}")
-    bucket, key = uri[5:].split("/", 1)
     return bucket, key
 
 

@@ -55,6 +55,8 @@ def plan(families: list[str], overrides: dict[str, dict[str, list]] | None = Non
     empty value lists, so a typo in the trigger form fails before any training starts.
     """
     overrides = overrides or {}
+    if not isinstance(overrides, dict):
+        raise ValueError(f"param_grids must be a JSON object of {{family: {{parameter: [values]}}}}, got {overrides!r}")
     if not families:
         raise ValueError("model_families is empty; choose at least one family")
     unknown = [f for f in [*families, *overrides] if f not in config.FAMILIES]
@@ -66,6 +68,10 @@ def plan(families: list[str], overrides: dict[str, dict[str, list]] | None = Non
     specs = []
     for family in dict.fromkeys(families):  # keep order, drop repeats
         grid = overrides.get(family, config.PARAM_GRIDS[family])
+        if not isinstance(grid, dict) or not grid:
+            raise ValueError(
+                f"param_grids[{family!r}] must be a non-empty {{parameter: [values]}} object, got {grid!r}"
+            )
         valid = make_estimator(family).get_params()
         for name, values in grid.items():
             if name not in valid:
@@ -96,6 +102,7 @@ def grid_search(
         cv=StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=config.RANDOM_STATE),
         n_jobs=n_jobs,
         refit=True,
+        error_score="raise",  # a failing fit is an error to see, not a NaN score to rank
     )
     started = time.perf_counter()
     search.fit(x, y)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -51,11 +52,6 @@ class ValidatedInput:
 def min_rows_per_class(cv_folds: int, test_size: float = config.TEST_SIZE) -> int:
     """Fewest rows of each class that still leave ``cv_folds`` of them in the training split."""
     return math.ceil(cv_folds / (1 - test_size)) + 1
-
-
-def _line(data_row: int) -> int:
-    """File line of 0-based data row ``data_row`` (the header is line 1)."""
-    return data_row + 2
 
 
 def _decode(data: bytes) -> str:
@@ -99,39 +95,49 @@ def _check_header(columns: list[str], delimiter: str) -> None:
         )
     if config.ROW_ID in seen:
         raise InputError(f"column name {config.ROW_ID!r} is reserved for the pipeline's row ids")
-    if len(columns) < 2:
-        raise InputError(f"no feature columns: the header has only {config.TARGET!r}")
 
 
-def _check_field_counts(text: str, delimiter: str, expected: int) -> None:
-    # pandas pads short rows with NaN silently, so count the fields of every row first (streaming, no copy).
+def _data_lines(text: str, delimiter: str, expected: int) -> array:
+    """File line on which each data row starts, checking on the way that every row has ``expected`` fields.
+
+    pandas pads short rows with NaN silently and skips blank lines, so this pass (streaming, no copy of the
+    text) both catches ragged rows and lets messages name the real line of a data row.
+    """
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    lines = array("L")
+    previous_end = 0
     for row in reader:
-        if row and len(row) != expected:
-            raise InputError(f"ragged rows: line {reader.line_num} has {len(row)} fields, the header has {expected}")
+        start, previous_end = previous_end + 1, reader.line_num
+        if not row:
+            continue  # blank line: skipped by pandas too
+        if len(row) != expected:
+            raise InputError(f"ragged rows: line {start} has {len(row)} fields, the header has {expected}")
+        lines.append(start)
+    return lines[1:]  # the first row is the header
 
 
-def _target(raw: pd.Series) -> tuple[pd.Series, str]:
+def _target(raw: pd.Series, lines: array) -> tuple[pd.Series, str]:
     values = raw.str.strip().str.lower()
     blank = values.isna() | (values == "")
     if blank.any():
         first = int(blank.to_numpy().nonzero()[0][0])
-        raise InputError(f"column {config.TARGET!r} is blank on {int(blank.sum())} rows (first at line {_line(first)})")
+        raise InputError(f"column {config.TARGET!r} is blank on {int(blank.sum())} rows (first at line {lines[first]})")
     found = set(values.unique())
     for name, mapping in TARGET_FORMATS.items():
         if found <= mapping.keys():
             return values.map(mapping).astype("int8"), name
     allowed = {"yes", "no", "1", "0", "1.0", "0.0"}
-    bad = values[~values.isin(allowed)]
-    first = int(values.index.get_loc(bad.index[0])) if len(bad) else 0
-    examples = ", ".join(repr(v) for v in sorted(set(bad.unique()) or found)[:5])
-    raise InputError(
-        f"column {config.TARGET!r} must hold yes/no or 1/0; found {examples} "
-        f"({len(bad) or len(values)} rows, first at line {_line(first)})"
-    )
+    bad = ~values.isin(allowed)
+    if bad.any():
+        first = int(bad.to_numpy().nonzero()[0][0])
+        examples = ", ".join(repr(v) for v in sorted(values[bad].unique())[:5])
+        detail = f"found {examples} on {int(bad.sum())} rows, first at line {lines[first]}"
+    else:
+        detail = f"found both formats mixed: {', '.join(sorted(found))}"
+    raise InputError(f"column {config.TARGET!r} must hold yes/no or 1/0; {detail}")
 
 
-def _classify(frame: pd.DataFrame, features: list[str]) -> tuple[list[str], list[str]]:
+def _classify(frame: pd.DataFrame, features: list[str], lines: array) -> tuple[list[str], list[str]]:
     numeric, categorical = [], []
     for col in features:
         raw = frame[col]
@@ -145,7 +151,7 @@ def _classify(frame: pd.DataFrame, features: list[str]) -> tuple[list[str], list
             first = int(text.to_numpy().nonzero()[0][0])
             raise InputError(
                 f"column {col!r} is numeric but holds text on {n_text} of {n_present} rows: "
-                f"{raw.iloc[first]!r} at line {_line(first)}"
+                f"{raw.iloc[first]!r} at line {lines[first]}"
             )
         else:
             categorical.append(col)
@@ -161,7 +167,7 @@ def parse_csv(data: bytes, cv_folds: int = config.DEFAULT_CV_FOLDS) -> Validated
     delimiter = detect_delimiter(header)
     columns = [c.strip() for c in next(csv.reader([header], delimiter=delimiter))]
     _check_header(columns, delimiter)
-    _check_field_counts(text, delimiter, len(columns))
+    lines = _data_lines(text, delimiter, len(columns))
 
     try:
         frame = pd.read_csv(
@@ -179,7 +185,7 @@ def parse_csv(data: bytes, cv_folds: int = config.DEFAULT_CV_FOLDS) -> Validated
     if frame.empty:
         raise InputError(f"no data rows: the file has only a header ({len(columns)} columns)")
 
-    target, target_format = _target(frame[config.TARGET])
+    target, target_format = _target(frame[config.TARGET], lines)
     counts = target.value_counts()
     labels = {1: "yes/1", 0: "no/0"}
     for cls in (0, 1):
@@ -198,7 +204,7 @@ def parse_csv(data: bytes, cv_folds: int = config.DEFAULT_CV_FOLDS) -> Validated
         )
 
     features = [c for c in columns if c != config.TARGET]
-    numeric, categorical = _classify(frame, features)
+    numeric, categorical = _classify(frame, features, lines)
     out = pd.DataFrame({config.ROW_ID: range(1, len(frame) + 1)})
     for col in features:
         out[col] = pd.to_numeric(frame[col]) if col in numeric else frame[col].str.strip()

@@ -123,7 +123,7 @@ def test_exactly_one_sns_message_with_the_auc(good_run):
     auc = f"{metrics['metrics']['auc']:.3f}"
     assert messages[0]["subject"].startswith(f"[bank-ml] PASS AUC {auc}")
     body = messages[0]["message"]
-    assert f"auc          {auc}" in body and "baseline" in body
+    assert f"auc         {metrics['metrics']['auc']:.4f}" in body and "baseline" in body
     assert f"s3://bank-ml/{good_run['prefix']}/model.joblib" in body
 
 

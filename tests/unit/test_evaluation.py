@@ -1,0 +1,206 @@
+"""evaluation: choosing the best candidate, test metrics and the baseline verdict."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from include.bank_marketing import config, evaluation, storage
+from tests.unit.conftest import BUCKET, ColumnProba
+
+# --- select_best ----------------------------------------------------------------------------------------
+
+
+def cand(family: str, cv_auc: float) -> dict:
+    return {"family": family, "cv_auc": cv_auc}
+
+
+def test_select_best_picks_the_highest_cv_auc():
+    best = evaluation.select_best(
+        [cand("logistic_regression", 0.81), cand("random_forest", 0.93), cand("hist_gradient_boosting", 0.92)]
+    )
+
+    assert best == cand("random_forest", 0.93)
+
+
+@pytest.mark.parametrize(
+    ("candidates", "winner"),
+    [
+        (
+            [cand("hist_gradient_boosting", 0.9), cand("logistic_regression", 0.9), cand("random_forest", 0.8)],
+            "logistic_regression",
+        ),
+        ([cand("hist_gradient_boosting", 0.9), cand("random_forest", 0.9)], "random_forest"),
+        (
+            [cand("random_forest", 0.9), cand("hist_gradient_boosting", 0.9), cand("logistic_regression", 0.9)],
+            "logistic_regression",
+        ),
+    ],
+)
+def test_select_best_breaks_ties_by_family_order(candidates, winner):
+    assert evaluation.select_best(candidates)["family"] == winner
+
+
+def test_select_best_returns_the_candidate_itself():
+    candidate = {"family": "random_forest", "cv_auc": 0.7, "model_uri": "s3://b/k", "sha256": "x"}
+
+    assert evaluation.select_best([candidate]) is candidate
+
+
+def test_select_best_rejects_an_empty_list():
+    with pytest.raises(ValueError, match="no trained candidate"):
+        evaluation.select_best([])
+
+
+def test_select_best_never_prefers_a_nan_cv_auc():
+    best = evaluation.select_best([cand("logistic_regression", math.nan), cand("random_forest", 0.8)])
+
+    assert best["family"] == "random_forest"
+
+
+# --- score ------------------------------------------------------------------------------------------------
+
+# Hand-made example: 6 negatives, 4 positives.
+Y = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1]
+P = [0.1, 0.2, 0.3, 0.6, 0.4, 0.7, 0.8, 0.9, 0.45, 0.55]
+# at 0.5: predicted 1 for 0.6, 0.7 (false positives), 0.8, 0.9, 0.55 (true positives); 0.45 is a false negative
+# AUC: of the 24 (positive, negative) pairs the positive scores higher in 6 + 6 + 4 + 4 = 20
+
+
+def test_score_matches_a_hand_computed_example():
+    metrics = evaluation.score(Y, P)
+
+    # Exact values: score() rounds to 4 places, so compare whole dicts (no float tolerance needed).
+    assert {k: v for k, v in metrics.items() if k != "classification_report"} == {
+        "confusion_matrix": {"tn": 4, "fp": 2, "fn": 1, "tp": 3},
+        "precision": 0.6,  # 3 / 5
+        "recall": 0.75,  # 3 / 4
+        "f1": 0.6667,  # 2 * 0.6 * 0.75 / 1.35
+        "accuracy": 0.7,  # 7 / 10
+        "auc": 0.8333,  # 20 / 24
+        "threshold": 0.5,
+        "rows": 10,
+    }
+    assert [metrics["auc"]] == [round(roc_auc_score(Y, P), 4)]
+
+
+def test_score_threshold_is_inclusive():
+    metrics = evaluation.score(Y, P, threshold=0.6)
+
+    # 0.6 itself counts as positive: predicted 1 for 0.6, 0.7, 0.8, 0.9
+    assert {k: metrics[k] for k in ("confusion_matrix", "precision", "recall", "threshold", "auc")} == {
+        "confusion_matrix": {"tn": 4, "fp": 2, "fn": 2, "tp": 2},
+        "precision": 0.5,
+        "recall": 0.5,
+        "threshold": 0.6,
+        "auc": 0.8333,  # AUC does not depend on the threshold
+    }
+
+
+def test_score_with_no_positive_prediction_gives_zeros_not_warnings():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metrics = evaluation.score(Y, [0.1] * 6 + [0.2] * 4)
+
+    assert {k: metrics[k] for k in (*config.METRICS, "confusion_matrix")} == {
+        "auc": 1.0,
+        "f1": 0.0,
+        "precision": 0.0,
+        "recall": 0.0,
+        "accuracy": 0.6,
+        "confusion_matrix": {"tn": 6, "fp": 0, "fn": 4, "tp": 0},
+    }
+
+
+def test_score_includes_a_classification_report():
+    report = evaluation.score(Y, P)["classification_report"]
+
+    assert "no" in report
+    assert "yes" in report
+    assert "0.600" in report  # precision of 'yes', 3 digits
+
+
+def test_score_accepts_pandas_and_numpy_inputs():
+    a = evaluation.score(pd.Series(Y, dtype="int8"), np.array(P))
+    b = evaluation.score(Y, P)
+
+    assert {k: a[k] for k in config.METRICS} == {k: b[k] for k in config.METRICS}
+
+
+# --- compare_with_baselines -------------------------------------------------------------------------------
+
+
+def test_compare_passes_when_every_metric_reaches_its_baseline():
+    metrics = dict(config.BASELINES)  # equal is enough
+
+    result = evaluation.compare_with_baselines(metrics, config.BASELINES)
+
+    assert result["verdict"] == evaluation.PASS == "PASS"
+    assert list(result["checks"]) == list(config.METRICS)
+    assert all(c["passed"] for c in result["checks"].values())
+    assert result["checks"]["auc"] == {"value": 0.853, "baseline": 0.853, "passed": True}
+
+
+@pytest.mark.parametrize("metric", config.METRICS)
+def test_compare_is_below_baseline_when_one_metric_falls_short(metric):
+    metrics = {name: 1.0 for name in config.METRICS}
+    metrics[metric] = config.BASELINES[metric] - 0.0001
+
+    result = evaluation.compare_with_baselines(metrics, config.BASELINES)
+
+    assert result["verdict"] == evaluation.BELOW_BASELINE == "BELOW_BASELINE"
+    assert [name for name, c in result["checks"].items() if not c["passed"]] == [metric]
+
+
+def test_compare_checks_only_the_metrics_that_have_a_baseline():
+    result = evaluation.compare_with_baselines({"auc": 0.9, "f1": 0.1}, {"auc": 0.8})
+
+    assert result == {"checks": {"auc": {"value": 0.9, "baseline": 0.8, "passed": True}}, "verdict": "PASS"}
+
+
+# --- evaluate_candidates on S3 ------------------------------------------------------------------------------
+
+
+def test_evaluate_candidates_scores_the_best_candidate(s3):
+    test = pd.DataFrame({"row_id": range(1, 11), "p": P, "q": [0.5] * 10, "y": pd.Series(Y, dtype="int8")})
+    test_uri = storage.write_parquet(s3, f"s3://{BUCKET}/runs/r/data/test.parquet", test)
+    good = storage.save_model(s3, f"s3://{BUCKET}/runs/r/candidates/random_forest.joblib", ColumnProba("p"))
+    flat = storage.save_model(s3, f"s3://{BUCKET}/runs/r/candidates/logistic_regression.joblib", ColumnProba("q"))
+    candidates = [
+        {"family": "logistic_regression", "cv_auc": 0.7, "fit_seconds": 1.0, "best_params": {"C": 1.0},
+         "model_uri": flat["uri"], "sha256": flat["sha256"]},
+        {"family": "random_forest", "cv_auc": 0.9, "fit_seconds": 2.0, "best_params": {"max_depth": 3},
+         "model_uri": good["uri"], "sha256": good["sha256"]},
+    ]  # fmt: skip
+
+    result = evaluation.evaluate_candidates(s3, candidates, test_uri, config.BASELINES)
+
+    assert result["family"] == "random_forest"
+    assert {k: result[k] for k in ("best_params", "cv_auc")} == {"best_params": {"max_depth": 3}, "cv_auc": 0.9}
+    assert result["candidate_uri"] == good["uri"]
+    assert result["sha256"] == good["sha256"]
+    expected = evaluation.score(Y, P)
+    assert result["metrics"] == expected
+    assert result["checks"] == evaluation.compare_with_baselines(expected, config.BASELINES)["checks"]
+    assert result["verdict"] == "BELOW_BASELINE"  # auc 0.8333 < 0.853 and accuracy 0.7 < 0.887
+    assert result["leaderboard"] == [
+        {"family": "random_forest", "cv_auc": 0.9, "fit_seconds": 2.0},
+        {"family": "logistic_regression", "cv_auc": 0.7, "fit_seconds": 1.0},
+    ]
+
+
+def test_evaluate_candidates_refuses_a_tampered_candidate(s3):
+    test = pd.DataFrame({"row_id": [1, 2], "p": [0.2, 0.8], "y": [0, 1]})
+    test_uri = storage.write_parquet(s3, f"s3://{BUCKET}/t.parquet", test)
+    saved = storage.save_model(s3, f"s3://{BUCKET}/m.joblib", ColumnProba("p"))
+    candidates = [{"family": "random_forest", "cv_auc": 0.9, "fit_seconds": 1.0, "best_params": {},
+                   "model_uri": saved["uri"], "sha256": "f" * 64}]  # fmt: skip
+
+    with pytest.raises(storage.IntegrityError):
+        evaluation.evaluate_candidates(s3, candidates, test_uri, config.BASELINES)

@@ -1,0 +1,173 @@
+"""notification: the SNS subject and body of a finished run, and the failure templates."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import jinja2
+import pytest
+
+from include.bank_marketing import config, notification
+from tests.conftest import ROOT
+
+RUN_ID = "manual__2026-11-28T05:34:00+00:00"
+ARTIFACTS = {
+    "model_uri": "s3://bank-ml/runs/r/model.joblib",
+    "model_json_uri": "s3://bank-ml/runs/r/model.json",
+    "metrics_uri": "s3://bank-ml/runs/r/metrics.json",
+    "new_csv_uri": "s3://bank-ml/runs/r/new.csv",
+    "latest_new_csv_uri": "s3://bank-ml/new.csv",
+    "predictions_rows": 9043,
+}
+
+
+def make_evaluation(metrics: dict[str, float], family: str = "hist_gradient_boosting") -> dict:
+    """An evaluate_candidates-shaped result (checks and verdict computed as the pipeline does)."""
+    checks = {
+        name: {
+            "value": metrics[name],
+            "baseline": config.BASELINES[name],
+            "passed": metrics[name] >= config.BASELINES[name],
+        }
+        for name in config.METRICS
+    }
+    return {
+        "family": family,
+        "best_params": {"learning_rate": 0.1, "max_leaf_nodes": 31},
+        "cv_auc": 0.9312,
+        "metrics": {
+            **metrics,
+            "threshold": 0.5,
+            "rows": 9043,
+            "confusion_matrix": {"tn": 7800, "fp": 185, "fn": 560, "tp": 498},
+        },
+        "checks": checks,
+        "verdict": "PASS" if all(c["passed"] for c in checks.values()) else "BELOW_BASELINE",
+        "leaderboard": [
+            {"family": "hist_gradient_boosting", "cv_auc": 0.9312, "fit_seconds": 12.0},
+            {"family": "logistic_regression", "cv_auc": 0.9011, "fit_seconds": 3.0},
+        ],
+    }
+
+
+CONFUSION = {"tn": 7800, "fp": 185, "fn": 560, "tp": 498}
+GOOD = {"auc": 0.9281, "f1": 0.5712, "precision": 0.6603, "recall": 0.4707, "accuracy": 0.9176}
+WEAK = {**GOOD, "recall": 0.1234}
+
+
+def test_subject_of_a_passing_run():
+    subject, _ = notification.compose(RUN_ID, make_evaluation(GOOD), ARTIFACTS)
+
+    assert subject.startswith("[bank-ml] PASS AUC 0.9")
+    assert subject == "[bank-ml] PASS AUC 0.928 hist_gradient_boosting"
+
+
+def test_subject_of_a_run_below_baseline():
+    subject, _ = notification.compose(RUN_ID, make_evaluation(WEAK), ARTIFACTS)
+
+    assert subject == "[bank-ml] BELOW BASELINE AUC 0.928 hist_gradient_boosting"
+
+
+@pytest.mark.parametrize("metrics", [GOOD, WEAK])
+def test_subject_is_one_line_of_at_most_100_characters(metrics):
+    subject, _ = notification.compose(RUN_ID, make_evaluation(metrics, family="f" * 300), ARTIFACTS)
+
+    assert len(subject) == notification.MAX_SUBJECT == 100
+    assert "\n" not in subject
+    assert subject.startswith("[bank-ml] ")
+
+
+def test_body_lists_every_metric_with_its_baseline():
+    _, body = notification.compose(RUN_ID, make_evaluation(WEAK), ARTIFACTS)
+    lines = body.splitlines()
+
+    for name in config.METRICS:
+        row = next(line for line in lines if line.split()[:1] == [name])
+        value, baseline, result = row.split()[1:]
+        assert float(value) == pytest.approx(WEAK[name], abs=5e-4)
+        assert float(baseline) == pytest.approx(config.BASELINES[name], abs=5e-4)
+        assert result == ("BELOW" if name == "recall" else "ok")
+
+
+def test_body_lists_every_uri_artifact_and_nothing_else():
+    _, body = notification.compose(RUN_ID, make_evaluation(GOOD), ARTIFACTS)
+
+    for name, value in ARTIFACTS.items():
+        if name.endswith("_uri"):
+            assert f"  {name}: {value}" in body
+    assert "predictions_rows" not in body
+    assert body.endswith("\n")
+
+
+def test_body_summary_lines():
+    _, body = notification.compose(RUN_ID, make_evaluation(WEAK), ARTIFACTS)
+
+    assert body.startswith(f"Run {RUN_ID}: BELOW BASELINE. Test AUC 0.9281 on 9043 held-out rows.\n")
+    assert "Winning family: hist_gradient_boosting (CV AUC 0.9312)" in body
+    assert "Params: {'learning_rate': 0.1, 'max_leaf_nodes': 31}" in body
+    assert "Leaderboard (CV AUC): hist_gradient_boosting 0.9312, logistic_regression 0.9011" in body
+    assert "Confusion matrix at threshold 0.5: TN 7800  FP 185  FN 560  TP 498" in body
+
+
+def test_metrics_table():
+    table = notification.metrics_table({"auc": {"value": 0.9, "baseline": 0.853, "passed": True}})
+
+    assert table.splitlines() == ["metric       value  baseline  result", "auc         0.9000    0.8530  ok"]
+
+
+def test_metrics_table_lists_metrics_in_the_reported_order():
+    checks = {name: {"value": 0.5, "baseline": 0.4, "passed": True} for name in reversed(config.METRICS)}
+
+    rows = notification.metrics_table(checks).splitlines()[1:]
+
+    assert [row.split()[0] for row in rows] == list(config.METRICS)
+
+
+def render(template: str, **context) -> str:
+    return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(template).render(**context)
+
+
+def test_task_failure_templates_render_with_a_callback_context():
+    ti = SimpleNamespace(task_id="validate", try_number=2)
+    dag = SimpleNamespace(dag_id="bank_marketing_training")
+
+    subject = render(notification.TASK_FAILURE_SUBJECT, ti=ti, dag=dag)
+    message = render(notification.TASK_FAILURE_MESSAGE, ti=ti, dag=dag, run_id=RUN_ID, exception="boom")
+
+    assert subject == "[bank-ml] FAILED validate in bank_marketing_training"
+    # (Jinja drops the template's final newline by default.)
+    assert message == f"Task validate of DAG bank_marketing_training failed (run {RUN_ID}, try 2).\nError: boom"
+
+
+def test_run_failure_names_the_run_the_reason_and_the_task():
+    subject, body = notification.run_failure(
+        "bank_marketing_training", RUN_ID, "task_failure", "train_family", "http://airflow/log/1"
+    )
+
+    assert subject == "[bank-ml] RUN FAILED bank_marketing_training"
+    assert body.splitlines() == [
+        f"DAG run {RUN_ID} of bank_marketing_training failed (task_failure).",
+        "Failed task: train_family.",
+        "The task's own alert and its log carry the error.",
+        "Log: http://airflow/log/1",
+    ]
+
+
+def test_run_failure_without_a_task_or_log_url():
+    subject, body = notification.run_failure("d" * 200, RUN_ID, "timeout", None, None)
+
+    assert len(subject) == 100
+    assert "\n" not in subject
+    assert "Failed task: unknown." in body
+    assert "Log:" not in body
+
+
+def test_notification_stays_light():
+    code = (
+        "import sys, include.bank_marketing.notification; print([m for m in ('pandas', 'sklearn') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+
+    assert out.stdout.strip() == "[]"

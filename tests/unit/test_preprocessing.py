@@ -1,0 +1,164 @@
+"""preprocessing: the stratified split and the per-family ColumnTransformer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+from include.bank_marketing import config, preprocessing, storage
+from tests.unit.conftest import BUCKET, RUN_ID, SAFE_RUN_ID, all_keys
+
+
+def labelled(n: int, positives: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "row_id": np.arange(1, n + 1),
+            "x": np.arange(n, dtype=float),
+            "y": np.array([1] * positives + [0] * (n - positives), dtype="int8"),
+        }
+    )
+
+
+def dense(matrix) -> np.ndarray:
+    return matrix.toarray() if sparse.issparse(matrix) else np.asarray(matrix)
+
+
+# --- split ----------------------------------------------------------------------------------------------
+
+
+def test_split_is_80_20_and_stratified():
+    train, test = preprocessing.split(labelled(100, 30))
+
+    assert (len(train), len(test)) == (80, 20)
+    assert int(train["y"].sum()) == 24
+    assert int(test["y"].sum()) == 6
+    assert train["y"].mean() == pytest.approx(0.3)
+    assert test["y"].mean() == pytest.approx(0.3)
+
+
+def test_split_keeps_every_row_once_with_its_row_id():
+    frame = labelled(50, 10)
+
+    train, test = preprocessing.split(frame)
+
+    assert list(train.columns) == ["row_id", "x", "y"]
+    assert sorted([*train["row_id"], *test["row_id"]]) == list(range(1, 51))
+    # each row keeps its own values
+    merged = pd.concat([train, test]).set_index("row_id").sort_index()
+    pd.testing.assert_frame_equal(merged, frame.set_index("row_id"))
+
+
+def test_split_resets_the_index():
+    train, test = preprocessing.split(labelled(40, 10))
+
+    assert list(train.index) == list(range(32))
+    assert list(test.index) == list(range(8))
+
+
+def test_split_is_deterministic_with_the_fixed_seed():
+    frame = labelled(200, 50)
+
+    first = preprocessing.split(frame)
+    second = preprocessing.split(frame)
+    other_seed = preprocessing.split(frame, random_state=config.RANDOM_STATE + 1)
+
+    pd.testing.assert_frame_equal(first[0], second[0])
+    pd.testing.assert_frame_equal(first[1], second[1])
+    assert sorted(first[1]["row_id"]) != sorted(other_seed[1]["row_id"])
+
+
+def test_split_object_writes_both_parts(s3):
+    frame = labelled(100, 30)
+    storage.write_parquet(s3, f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/validated.parquet", frame)
+
+    out = preprocessing.split_object(s3, f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/validated.parquet", BUCKET, RUN_ID)
+
+    prefix = f"s3://{BUCKET}/runs/{SAFE_RUN_ID}"
+    assert out == {
+        "train_uri": f"{prefix}/data/train.parquet",
+        "test_uri": f"{prefix}/data/test.parquet",
+        "train_rows": 80,
+        "test_rows": 20,
+        "train_positive_rate": 0.3,
+        "test_positive_rate": 0.3,
+    }
+    expected_train, expected_test = preprocessing.split(frame)
+    pd.testing.assert_frame_equal(storage.read_parquet(s3, out["train_uri"]), expected_train)
+    pd.testing.assert_frame_equal(storage.read_parquet(s3, out["test_uri"]), expected_test)
+    assert len(all_keys(s3)) == 3
+
+
+def test_features_and_target_drops_row_id_and_y():
+    frame = pd.DataFrame({"row_id": [1, 2], "a": [1.0, 2.0], "b": ["u", "v"], "y": [0, 1]})
+
+    x, y = preprocessing.features_and_target(frame)
+
+    assert list(x.columns) == ["a", "b"]
+    assert y.tolist() == [0, 1]
+
+
+# --- build_preprocessor -----------------------------------------------------------------------------------
+
+# Numbers first in the input on purpose: the transformer must still put categorical columns first.
+FRAME = pd.DataFrame(
+    {
+        "num": [np.nan, 2.0, 4.0],
+        "cat": pd.Series(["b", None, "a"], dtype="str"),
+    }
+)
+
+
+def test_onehot_imputes_0_before_scaling_and_text_with_missing():
+    pre = preprocessing.build_preprocessor(["num"], ["cat"], "onehot")
+
+    out = dense(pre.fit_transform(FRAME))
+
+    assert list(pre.get_feature_names_out()) == ["cat_a", "cat_b", "cat_missing", "num"]
+    # 'missing' is a category of its own
+    np.testing.assert_array_equal(out[:, :3], [[0, 1, 0], [0, 0, 1], [1, 0, 0]])
+    # NaN became 0 (not the mean, 3.0), then [0, 2, 4] was standardised: mean 2, std sqrt(8/3)
+    std = np.sqrt(8 / 3)
+    np.testing.assert_allclose(out[:, 3], [-2 / std, 0.0, 2 / std])
+
+
+def test_onehot_ignores_unseen_categories():
+    pre = preprocessing.build_preprocessor(["num"], ["cat"], "onehot").fit(FRAME)
+
+    out = dense(pre.transform(pd.DataFrame({"num": [2.0], "cat": pd.Series(["zzz"], dtype="str")})))
+
+    np.testing.assert_allclose(out, [[0, 0, 0, 0]])
+
+
+@pytest.mark.parametrize("encoding", ["ordinal", "native"])
+def test_ordinal_and_native_put_categorical_columns_first_unscaled(encoding):
+    frame = FRAME.assign(num2=[1.0, 5.0, np.nan], cat2=pd.Series(["x", "y", "x"], dtype="str"))
+    pre = preprocessing.build_preprocessor(["num", "num2"], ["cat", "cat2"], encoding)
+
+    out = dense(pre.fit_transform(frame))
+
+    assert list(pre.get_feature_names_out()) == ["cat", "cat2", "num", "num2"]
+    # categories sorted: a=0, b=1, missing=2 / x=0, y=1; numbers imputed with 0 and not scaled
+    np.testing.assert_allclose(out, [[1, 0, 0, 1], [2, 1, 2, 5], [0, 0, 4, 0]])
+
+
+@pytest.mark.parametrize("encoding", ["ordinal", "native"])
+def test_ordinal_codes_unseen_categories_as_minus_one(encoding):
+    pre = preprocessing.build_preprocessor(["num"], ["cat"], encoding).fit(FRAME)
+
+    out = dense(pre.transform(pd.DataFrame({"num": [np.nan], "cat": pd.Series(["zzz"], dtype="str")})))
+
+    np.testing.assert_allclose(out, [[-1, 0]])
+
+
+def test_onehot_output_also_starts_with_categorical_columns():
+    frame = FRAME.assign(cat2=pd.Series(["x", "y", "x"], dtype="str"))
+    pre = preprocessing.build_preprocessor(["num"], ["cat", "cat2"], "onehot").fit(frame)
+
+    assert list(pre.get_feature_names_out()) == ["cat_a", "cat_b", "cat_missing", "cat2_x", "cat2_y", "num"]
+
+
+def test_unknown_encoding_raises():
+    with pytest.raises(ValueError, match="unknown encoding 'target'"):
+        preprocessing.build_preprocessor(["num"], ["cat"], "target")

@@ -1,0 +1,183 @@
+"""reporting: the predictions file, library versions and the published artifacts of a run."""
+
+from __future__ import annotations
+
+import io
+import json
+import platform
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+
+from include.bank_marketing import config, evaluation, reporting, storage
+from tests.unit.conftest import BUCKET, RUN_ID, SAFE_RUN_ID, ColumnProba, all_keys, get_body
+
+
+def held_out_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "row_id": [7, 3, 9, 1],
+            "age": [30, 41, 52, 23],
+            "p": [0.1, 0.5, 0.75, 0.4999999],
+            "y": pd.Series([0, 1, 1, 0], dtype="int8"),
+        }
+    )
+
+
+PROBA = np.array([0.1, 0.5, 0.75, 0.4999999])
+
+
+def test_predictions_frame_maps_labels_back_to_yes_no():
+    test = held_out_frame()
+
+    out = reporting.predictions_frame(test, PROBA, 0.5, "yes/no")
+
+    assert list(out.columns) == ["row_id", "age", "p", "y", "predicted", "probability"]
+    assert out["row_id"].tolist() == [7, 3, 9, 1]
+    assert out["y"].tolist() == ["no", "yes", "yes", "no"]
+    assert out["predicted"].tolist() == ["no", "yes", "yes", "no"]  # 0.5 itself is 'yes'
+    assert out["probability"].tolist() == [0.1, 0.5, 0.75, 0.5]  # rounded to 6 places
+    assert test["y"].tolist() == [0, 1, 1, 0]  # the input frame is not changed
+
+
+def test_predictions_frame_keeps_0_1_for_a_1_0_input():
+    out = reporting.predictions_frame(held_out_frame(), PROBA, 0.5, "1/0")
+
+    assert out["y"].tolist() == [0, 1, 1, 0]
+    assert out["predicted"].tolist() == [0, 1, 1, 0]
+    assert out["predicted"].dtype.kind == "i"
+
+
+def test_predictions_frame_uses_the_threshold():
+    out = reporting.predictions_frame(held_out_frame(), PROBA, 0.7, "1/0")
+
+    assert out["predicted"].tolist() == [0, 0, 1, 0]
+
+
+def test_library_versions():
+    versions = reporting.library_versions()
+
+    assert versions["python"] == platform.python_version()
+    assert versions["scikit-learn"] == sklearn.__version__
+    assert versions["pandas"] == pd.__version__
+    assert list(versions) == ["python", *reporting.LIBRARIES]
+    assert "not installed" not in versions.values()
+
+
+def test_library_versions_marks_a_missing_library(monkeypatch):
+    monkeypatch.setattr(reporting, "LIBRARIES", ("scikit-learn", "no-such-lib-bank-ml"))
+
+    assert reporting.library_versions()["no-such-lib-bank-ml"] == "not installed"
+
+
+# --- publish_run on S3 --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def published(s3):
+    test = held_out_frame()
+    test_uri = storage.write_parquet(s3, f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/data/test.parquet", test)
+    saved = storage.save_model(
+        s3, f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/candidates/random_forest.joblib", ColumnProba("p")
+    )
+    metrics = evaluation.score(test["y"], PROBA)
+    result = {
+        "family": "random_forest",
+        "best_params": {"max_depth": 12},
+        "cv_auc": 0.91,
+        "candidate_uri": saved["uri"],
+        "sha256": saved["sha256"],
+        "metrics": metrics,
+        **evaluation.compare_with_baselines(metrics, config.BASELINES),
+        "leaderboard": [{"family": "random_forest", "cv_auc": 0.91, "fit_seconds": 1.0}],
+    }
+    validated = {
+        "input_uri": f"s3://{BUCKET}/banking.csv",
+        "input_sha256": "ab" * 32,
+        "rows": 20,
+        "numeric": ["age", "p"],
+        "categorical": [],
+        "target_format": "yes/no",
+    }
+    uris = reporting.publish_run(s3, BUCKET, RUN_ID, result, test_uri, validated)
+    return {"s3": s3, "uris": uris, "result": result, "saved": saved, "validated": validated}
+
+
+def test_publish_run_writes_every_artifact(published):
+    s3, uris = published["s3"], published["uris"]
+    prefix = f"s3://{BUCKET}/runs/{SAFE_RUN_ID}"
+
+    assert uris == {
+        "model_uri": f"{prefix}/model.joblib",
+        "model_json_uri": f"{prefix}/model.json",
+        "metrics_uri": f"{prefix}/metrics.json",
+        "new_csv_uri": f"{prefix}/new.csv",
+        "latest_new_csv_uri": f"s3://{BUCKET}/new.csv",
+        "predictions_rows": 4,
+    }
+    assert "new.csv" in all_keys(s3)
+
+
+def test_publish_run_publishes_the_very_candidate_bytes(published):
+    s3 = published["s3"]
+    candidate = get_body(s3, f"runs/{SAFE_RUN_ID}/candidates/random_forest.joblib")
+
+    assert get_body(s3, f"runs/{SAFE_RUN_ID}/model.joblib") == candidate
+    model_json = json.loads(get_body(s3, f"runs/{SAFE_RUN_ID}/model.json"))
+    assert model_json["sha256"] == published["saved"]["sha256"] == storage.sha256_hex(candidate)
+    assert model_json["model_bytes"] == len(candidate)
+
+
+def test_publish_run_new_csv_has_yes_no_labels_and_is_also_the_latest(published):
+    s3 = published["s3"]
+
+    body = get_body(s3, f"runs/{SAFE_RUN_ID}/new.csv")
+
+    assert get_body(s3, "new.csv") == body
+    frame = pd.read_csv(io.BytesIO(body))
+    assert frame["row_id"].tolist() == [7, 3, 9, 1]
+    assert frame["y"].tolist() == ["no", "yes", "yes", "no"]
+    assert frame["predicted"].tolist() == ["no", "yes", "yes", "no"]
+
+
+def test_publish_run_model_json_and_metrics_json(published):
+    s3, result = published["s3"], published["result"]
+
+    model_json = json.loads(get_body(s3, f"runs/{SAFE_RUN_ID}/model.json"))
+    metrics_json = json.loads(get_body(s3, f"runs/{SAFE_RUN_ID}/metrics.json"))
+
+    assert model_json["run_id"] == RUN_ID
+    assert model_json["family"] == "random_forest"
+    assert {k: model_json[k] for k in ("params", "threshold")} == {"params": {"max_depth": 12}, "threshold": 0.5}
+    assert model_json["metrics"] == {k: result["metrics"][k] for k in config.METRICS}
+    assert model_json["baselines"] == config.BASELINES
+    assert model_json["verdict"] == result["verdict"]
+    assert model_json["input"] == {
+        "uri": f"s3://{BUCKET}/banking.csv",
+        "sha256": "ab" * 32,
+        "rows": 20,
+        "numeric": ["age", "p"],
+        "categorical": [],
+        "target_format": "yes/no",
+    }
+    assert model_json["libraries"]["scikit-learn"] == sklearn.__version__
+    assert datetime.fromisoformat(model_json["created_at"]).utcoffset().total_seconds() == 0
+    assert metrics_json["run_id"] == RUN_ID
+    assert metrics_json["metrics"]["confusion_matrix"] == result["metrics"]["confusion_matrix"]
+    assert metrics_json["verdict"] == result["verdict"]
+    assert metrics_json["leaderboard"] == result["leaderboard"]
+
+
+def test_publish_run_refuses_a_tampered_candidate(s3):
+    test_uri = storage.write_parquet(s3, f"s3://{BUCKET}/t.parquet", held_out_frame())
+    saved = storage.save_model(s3, f"s3://{BUCKET}/c.joblib", ColumnProba("p"))
+    s3.put_object(Bucket=BUCKET, Key="c.joblib", Body=storage.dump_model(ColumnProba("age")))
+    result = {"candidate_uri": saved["uri"], "sha256": saved["sha256"], "metrics": {"threshold": 0.5}}
+
+    with pytest.raises(storage.IntegrityError):
+        reporting.publish_run(s3, BUCKET, RUN_ID, result, test_uri, {"target_format": "yes/no"})
+
+    assert all_keys(s3) == ["c.joblib", "t.parquet"]  # nothing was published

@@ -1,0 +1,284 @@
+"""training: grid plans, estimators, pipelines and GridSearchCV on tiny synthetic data."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from include.bank_marketing import config, preprocessing, storage, training, validation
+from tests.unit.conftest import BUCKET, RUN_ID, SAFE_RUN_ID, csv_bytes, get_body, synthetic_frame
+
+FAMILIES = list(config.FAMILIES)
+
+# --- plan -----------------------------------------------------------------------------------------------
+
+
+def test_plan_defaults_are_the_config_grids_in_order():
+    assert training.plan(FAMILIES) == [{"family": f, "grid": config.PARAM_GRIDS[f]} for f in FAMILIES]
+
+
+def test_plan_keeps_the_requested_order_and_drops_repeats():
+    specs = training.plan(["hist_gradient_boosting", "logistic_regression", "hist_gradient_boosting"])
+
+    assert [s["family"] for s in specs] == ["hist_gradient_boosting", "logistic_regression"]
+    assert specs[0]["grid"] == config.PARAM_GRIDS["hist_gradient_boosting"]
+
+
+def test_plan_override_replaces_a_familys_grid():
+    specs = training.plan(["logistic_regression", "random_forest"], {"logistic_regression": {"C": [0.5, 5.0]}})
+
+    assert specs == [
+        {"family": "logistic_regression", "grid": {"C": [0.5, 5.0]}},
+        {"family": "random_forest", "grid": config.PARAM_GRIDS["random_forest"]},
+    ]
+
+
+def test_plan_override_may_search_a_fixed_setting():
+    specs = training.plan(["random_forest"], {"random_forest": {"n_estimators": [10, 20]}})
+
+    assert specs == [{"family": "random_forest", "grid": {"n_estimators": [10, 20]}}]
+
+
+@pytest.mark.parametrize(
+    ("families", "overrides", "expected"),
+    [
+        (["svm"], None, r"unknown model family 'svm'"),
+        (["logistic_regression"], {"xgboost": {"eta": [0.1]}}, r"unknown model family 'xgboost'"),
+        (
+            ["logistic_regression"],
+            {"random_forest": {"max_depth": [3]}},
+            r"param_grids overrides 'random_forest', which is not in model_families",
+        ),
+        (
+            ["logistic_regression"],
+            {"logistic_regression": {"alpha": [0.1]}},
+            r"'alpha' is not a parameter of LogisticRegression",
+        ),
+        (
+            ["random_forest"],
+            {"random_forest": {"model__max_depth": [3]}},
+            r"'model__max_depth' is not a parameter of RandomForestClassifier",
+        ),
+        (
+            ["hist_gradient_boosting"],
+            {"hist_gradient_boosting": {"learning_rate": []}},
+            r"param_grids\['hist_gradient_boosting'\]\['learning_rate'\] must be a non-empty list, got \[\]",
+        ),
+        (
+            ["logistic_regression"],
+            {"logistic_regression": {"C": 1.0}},
+            r"param_grids\['logistic_regression'\]\['C'\] must be a non-empty list, got 1.0",
+        ),
+        ([], None, r"model_families is empty"),
+    ],
+    ids=[
+        "unknown",
+        "unknown-override",
+        "stray-override",
+        "unknown-param",
+        "prefixed-param",
+        "empty-list",
+        "scalar",
+        "none",
+    ],
+)
+def test_plan_rejects_bad_requests(families, overrides, expected):
+    with pytest.raises(ValueError, match=expected):
+        training.plan(families, overrides)
+
+
+@pytest.mark.parametrize("grid", [[0.5, 5.0], None], ids=["list", "none"])
+def test_plan_rejects_an_override_that_is_not_a_mapping(grid):
+    with pytest.raises(ValueError, match="logistic_regression"):
+        training.plan(["logistic_regression"], {"logistic_regression": grid})
+
+
+# --- estimators and pipelines -----------------------------------------------------------------------------
+
+
+def test_make_estimator_applies_the_fixed_settings():
+    lr = training.make_estimator("logistic_regression")
+    rf = training.make_estimator("random_forest")
+    hgb = training.make_estimator("hist_gradient_boosting")
+
+    assert isinstance(lr, LogisticRegression)
+    assert lr.max_iter == 2000
+    assert isinstance(rf, RandomForestClassifier)
+    assert (rf.n_estimators, rf.random_state) == (100, config.RANDOM_STATE)
+    assert isinstance(hgb, HistGradientBoostingClassifier)
+    assert (hgb.max_iter, hgb.early_stopping, hgb.validation_fraction, hgb.random_state) == (300, "auto", 0.1, 0)
+
+
+def test_make_estimator_rejects_unknown_family():
+    with pytest.raises(ValueError, match="unknown model family 'svm'"):
+        training.make_estimator("svm")
+    with pytest.raises(ValueError, match="unknown model family 'svm'"):
+        training.make_pipeline("svm", ["a"], ["b"])
+
+
+def test_make_pipeline_marks_categorical_features_for_hist_gradient_boosting():
+    pipe = training.make_pipeline("hist_gradient_boosting", ["n1", "n2", "n3"], ["c1", "c2"])
+
+    assert [name for name, _ in pipe.steps] == ["preprocess", "model"]
+    assert pipe.named_steps["model"].categorical_features == [True, True, False, False, False]
+
+
+def test_make_pipeline_without_categorical_columns_leaves_the_default():
+    pipe = training.make_pipeline("hist_gradient_boosting", ["n1", "n2"], [])
+
+    assert pipe.named_steps["model"].categorical_features == HistGradientBoostingClassifier().categorical_features
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_make_pipeline_uses_the_familys_encoding(family):
+    pipe = training.make_pipeline(family, ["n"], ["c"])
+
+    encoder = pipe.named_steps["preprocess"].transformers[0][1].named_steps["encode"]
+    expected = {"onehot": "OneHotEncoder", "ordinal": "OrdinalEncoder", "native": "OrdinalEncoder"}
+    assert type(encoder).__name__ == expected[config.ENCODING[family]]
+    assert ("scale" in pipe.named_steps["preprocess"].transformers[1][1].named_steps) == (
+        family == "logistic_regression"
+    )
+
+
+# --- grid_search ------------------------------------------------------------------------------------------
+
+# Tiny grids (RandomForest's tree count lowered through the grid) so three families fit in a few seconds.
+TINY_GRIDS = {
+    "logistic_regression": {"C": [0.1, 1.0]},
+    "random_forest": {"max_depth": [3, 5], "n_estimators": [20]},
+    "hist_gradient_boosting": {"max_leaf_nodes": [7], "max_iter": [30]},
+}
+NUMERIC = ["x1", "count"]
+CATEGORICAL = ["color"]
+
+
+@pytest.fixture(scope="module")
+def searched():
+    """grid_search of every family on the same 240-row training split, fitted once for the module."""
+    train, _ = preprocessing.split(synthetic_frame())
+    return {
+        family: training.grid_search(family, train, NUMERIC, CATEGORICAL, TINY_GRIDS[family], cv_folds=3, n_jobs=1)
+        for family in FAMILIES
+    }
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_grid_search_summary(searched, family):
+    _, summary = searched[family]
+    grid = TINY_GRIDS[family]
+
+    assert set(summary) == {
+        "family",
+        "best_params",
+        "cv_auc",
+        "cv_auc_std",
+        "cv_folds",
+        "candidates",
+        "fit_seconds",
+        "grid_results",
+    }
+    assert summary["family"] == family
+    assert set(summary["best_params"]) == set(grid)
+    assert all(not k.startswith("model__") for k in summary["best_params"])
+    assert all(summary["best_params"][k] in grid[k] for k in grid)
+    assert 0.0 <= summary["cv_auc"] <= 1.0
+    assert summary["cv_auc"] > 0.85  # the synthetic signal is strong
+    assert summary["cv_folds"] == 3
+    assert summary["candidates"] == math.prod(len(v) for v in grid.values())
+    assert len(summary["grid_results"]) == summary["candidates"]
+    assert max(r["cv_auc"] for r in summary["grid_results"]) == summary["cv_auc"]
+    assert summary["fit_seconds"] >= 0
+    json.dumps(summary)  # plain Python values for XCom
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_grid_search_returns_the_refitted_best_pipeline(searched, family):
+    model, summary = searched[family]
+
+    assert isinstance(model, Pipeline)
+    params = model.named_steps["model"].get_params()
+    assert {k: params[k] for k in summary["best_params"]} == summary["best_params"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fitted_pipeline_scores_raw_rows_with_nan_and_unseen_categories(searched, family):
+    model, _ = searched[family]
+    rows = pd.DataFrame(
+        {
+            "x1": [np.nan, 2.0, -2.0],
+            "count": [np.nan, 10.0, 3.0],
+            "color": pd.Series(["purple", None, "red"], dtype="str"),
+        }
+    )
+
+    proba = model.predict_proba(rows)
+
+    assert proba.shape == (3, 2)
+    assert np.all(np.isfinite(proba))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fitted_pipeline_ranks_held_out_rows_well(searched, family):
+    from sklearn.metrics import roc_auc_score
+
+    model, _ = searched[family]
+    _, test = preprocessing.split(synthetic_frame())
+    x, y = preprocessing.features_and_target(test)
+
+    assert roc_auc_score(y, model.predict_proba(x)[:, 1]) > 0.85
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning", "ignore:One or more of the test scores")
+@pytest.mark.parametrize("per_class", [5, 10])
+def test_hist_gradient_boosting_trains_on_any_input_validation_accepts(per_class):
+    rng = np.random.default_rng(1)
+    rows = [
+        [round(float(v), 3), "abc"[i % 3], "yes" if i < per_class else "no"]
+        for i, v in enumerate(rng.random(2 * per_class))
+    ]
+    data = csv_bytes(["n", "c", "y"], rows)
+    parsed = validation.parse_csv(data, cv_folds=3)  # accepted: at least the minimum per class
+    train, _ = preprocessing.split(parsed.frame)
+
+    _, summary = training.grid_search(
+        "hist_gradient_boosting", train, parsed.numeric, parsed.categorical, {"max_iter": [10]}, cv_folds=3, n_jobs=1
+    )
+
+    assert math.isfinite(summary["cv_auc"])
+
+
+# --- train_family on S3 -----------------------------------------------------------------------------------
+
+
+def test_train_family_writes_the_candidate_and_returns_its_hash(s3, monkeypatch):
+    # train_family takes the worker-wide n_jobs (-1); one process is faster for 200 rows.
+    monkeypatch.setattr(training, "grid_search", functools.partial(training.grid_search, n_jobs=1))
+    train, test = preprocessing.split(synthetic_frame(n=200))
+    train_uri = storage.write_parquet(s3, f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/data/train.parquet", train)
+
+    out = training.train_family(
+        s3, train_uri, BUCKET, RUN_ID, "logistic_regression", {"C": [1.0]}, NUMERIC, CATEGORICAL, cv_folds=3
+    )
+
+    key = f"runs/{SAFE_RUN_ID}/candidates/logistic_regression.joblib"
+    body = get_body(s3, key)
+    assert out["model_uri"] == f"s3://{BUCKET}/{key}"
+    assert out["sha256"] == storage.sha256_hex(body)
+    assert out["model_bytes"] == len(body)
+    assert out["family"] == "logistic_regression"
+    assert out["best_params"] == {"C": 1.0}
+    assert out["candidates"] == 1
+    model = storage.load_model(s3, out["model_uri"], out["sha256"])
+    x, _ = preprocessing.features_and_target(test)
+    assert model.predict_proba(x).shape == (len(test), 2)
+    json.dumps(out)
