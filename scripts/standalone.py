@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts import local_aws  # noqa: E402
+from scripts import local_aws
 
 
 def _port_is_free(port: int) -> bool:

@@ -1,0 +1,24 @@
+"""The modules the DAG file imports at parse time stay light: no pandas, numpy, scikit-learn or boto3."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+HEAVY = ("pandas", "numpy", "sklearn", "boto3", "pyarrow", "joblib")
+
+
+@pytest.mark.parametrize("module", ["config", "layout", "notification"])
+def test_module_imports_no_heavy_library(module):
+    code = (
+        f"import json, sys, include.bank_marketing.{module}; "
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+
+    assert json.loads(out.stdout) == []
