@@ -12,7 +12,11 @@ Retrains, checks and publishes the term-deposit propensity model on the UCI Bank
 5. **evaluate**: best family by CV AUC, scored on the held-out 20 % and compared with the baselines.
 6. **publish**: `model.joblib`, `model.json`, `metrics.json` and `new.csv` under `runs/{run_id}/`,
    and `new.csv` at the bucket's root, as the original lab wrote it.
-7. **notify**: SNS message with the verdict, every metric beside its baseline and the artifact URIs.
+7. **choose_path** (branch): **promote** the model to `models/champion.json` if it passes the baselines and
+   beats the champion, re-scored on the same test rows, by `promotion_margin`; else **keep_champion**.
+   Each run's decision is recorded under `models/history/`.
+8. **notify**: SNS message with the verdict, the promotion decision, every metric beside its baseline and
+   the artifact URIs.
 
 XCom carries only S3 URIs and small JSON; all logic lives in `include/bank_marketing/`.
 """
@@ -68,6 +72,15 @@ PARAMS = {
         minLength=1,
         section="Data",
     ),
+    "wait_timeout_seconds": Param(
+        config.WAIT_TIMEOUT_SECONDS,
+        type="integer",
+        title="Wait for the input (seconds)",
+        description="How long wait_for_data waits for the input before the run fails and alerts.",
+        minimum=10,
+        maximum=86400,
+        section="Data",
+    ),
     "sns_topic_arn": Param(
         "arn:aws:sns:us-east-1:123456789012:bank-ml-alerts",
         type="string",
@@ -105,6 +118,16 @@ PARAMS = {
         '{"logistic_regression": {"C": [0.5, 5.0]}}. Keys are estimator parameters, values lists.',
         section="Training",
     ),
+    "promotion_margin": Param(
+        config.PROMOTION_MARGIN,
+        type="number",
+        title="Promotion margin (AUC)",
+        description="A model passing the baselines replaces the champion only if its test AUC beats the "
+        "champion's, re-scored on the same rows, by at least this much.",
+        minimum=0,
+        maximum=0.1,
+        section="Promotion",
+    ),
     **{
         f"baseline_{name}": Param(
             value,
@@ -119,6 +142,16 @@ PARAMS = {
         for name, value in config.BASELINES.items()
     },
 }
+
+
+class ParamTimeoutS3KeySensor(S3KeySensor):
+    """S3KeySensor whose timeout comes from the run's `wait_timeout_seconds` Param (a form field)."""
+
+    def execute(self, context):
+        self.timeout = float(context["params"]["wait_timeout_seconds"])
+        # Poke about a dozen times within the timeout, at least every 5 s and at most every 5 min.
+        self.poke_interval = min(300.0, max(5.0, self.timeout / 12))
+        return super().execute(context)
 
 
 def _s3():
@@ -162,8 +195,8 @@ def alert_run_failure(context) -> None:
     user_defined_macros={"render_key": render_key},
     default_args={
         "owner": "ml-platform",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
+        "retries": config.RETRIES,
+        "retry_delay": timedelta(seconds=config.RETRY_DELAY_SECONDS),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
         "on_failure_callback": SnsNotifier(
@@ -176,14 +209,13 @@ def alert_run_failure(context) -> None:
     on_failure_callback=alert_run_failure,
 )
 def bank_marketing_training():
-    wait_for_data = S3KeySensor(
+    wait_for_data = ParamTimeoutS3KeySensor(
         task_id="wait_for_data",
         aws_conn_id=AWS_CONN_ID,
         bucket_name="{{ params.bucket }}",
         bucket_key=INPUT_KEY,
         mode="reschedule",  # frees the worker slot between pokes
-        poke_interval=300,
-        timeout=6 * 3600,
+        timeout=config.WAIT_TIMEOUT_SECONDS,
     )
 
     # multiple_outputs=False: one XCom holding the small dict, not one XCom per key.
@@ -230,10 +262,15 @@ def bank_marketing_training():
 
     @task(multiple_outputs=False)
     def evaluate(candidates: list[dict], split: dict, params=None) -> dict:
-        from include.bank_marketing import evaluation
+        from include.bank_marketing import evaluation, storage
 
         baselines = {name: params[f"baseline_{name}"] for name in config.BASELINES}
-        return evaluation.evaluate_candidates(_s3(), list(candidates), split["test_uri"], baselines)
+        try:
+            return evaluation.evaluate_candidates(
+                _s3(), list(candidates), split["test_uri"], baselines, params["bucket"], params["promotion_margin"]
+            )
+        except storage.IntegrityError as exc:
+            raise AirflowFailException(str(exc)) from None  # a pickle that is not what was recorded: no retry
 
     @task(multiple_outputs=False)
     def publish(result: dict, split: dict, validated: dict, params=None, run_id=None) -> dict:
@@ -241,9 +278,30 @@ def bank_marketing_training():
 
         return reporting.publish_run(_s3(), params["bucket"], run_id, result, split["test_uri"], validated)
 
-    @task
-    def notify(result: dict, artifacts: dict, params=None, run_id=None) -> str:
-        subject, message = notification.compose(run_id, result, artifacts)
+    @task.branch
+    def choose_path(result: dict) -> str:
+        return "promote" if result["decision"]["promote"] else "keep_champion"
+
+    # One promotion at a time per DAG; the S3 conditional write in registry.promote guards the rest.
+    @task(multiple_outputs=False, max_active_tis_per_dag=1)
+    def promote(result: dict, artifacts: dict, split: dict, params=None, run_id=None) -> dict:
+        from include.bank_marketing import registry
+
+        return registry.promote(
+            _s3(), params["bucket"], run_id, result, artifacts, result["decision"], split["test_uri"]
+        )
+
+    @task(multiple_outputs=False)
+    def keep_champion(result: dict, params=None, run_id=None) -> dict:
+        from include.bank_marketing import registry
+
+        return registry.keep(_s3(), params["bucket"], run_id, result, result["decision"])
+
+    @task(trigger_rule="none_failed_min_one_success")
+    def notify(result: dict, artifacts: dict, params=None, run_id=None, ti=None) -> str:
+        # Exactly one of the two branches ran; its decision is final (promote may have re-decided).
+        decision = next(d for d in ti.xcom_pull(task_ids=["promote", "keep_champion"]) if d)
+        subject, message = notification.compose(run_id, result, artifacts, decision)
         SnsHook(aws_conn_id=AWS_CONN_ID).publish_to_target(
             target_arn=params["sns_topic_arn"], message=message, subject=subject
         )
@@ -254,7 +312,11 @@ def bank_marketing_training():
     split = preprocess(validated)
     candidates = train.partial(split=split, validated=validated).expand(spec=plan_training())
     result = evaluate(candidates, split)
-    notify(result, publish(result, split, validated))
+    artifacts = publish(result, split, validated)
+    branches = [promote(result, artifacts, split), keep_champion(result)]
+    choose_path(result) >> branches
+    artifacts >> branches
+    branches >> notify(result, artifacts)
 
 
 bank_marketing_training()

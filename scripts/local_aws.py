@@ -156,14 +156,48 @@ def migrate(env: dict[str, str]) -> None:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stdout}\n{result.stderr}")
 
 
-def dags_test(
-    env: dict[str, str], conf: dict[str, Any] | None = None, logical_date: str | None = None, **kwargs: Any
-) -> subprocess.CompletedProcess:
-    """``airflow dags test bank_marketing_training`` with ``conf``; output captured unless told otherwise."""
+def _dags_test_args(conf: dict[str, Any] | None, logical_date: str | None) -> list[str]:
     args = ["dags", "test", "bank_marketing_training"]
     if logical_date:
         args.append(logical_date)
     if conf:
         args += ["-c", json.dumps(conf)]
+    return args
+
+
+def dags_test(
+    env: dict[str, str], conf: dict[str, Any] | None = None, logical_date: str | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess:
+    """``airflow dags test bank_marketing_training`` with ``conf``; output captured unless told otherwise."""
     kwargs.setdefault("capture_output", True)
-    return airflow(args, env, **kwargs)
+    return airflow(_dags_test_args(conf, logical_date), env, **kwargs)
+
+
+def dags_test_async(
+    env: dict[str, str], conf: dict[str, Any] | None = None, logical_date: str | None = None
+) -> subprocess.Popen:
+    """The same run in the background (stdout and stderr merged into ``stdout``), for fault injection."""
+    exe = str(Path(sys.executable).parent / "airflow")
+    return subprocess.Popen(
+        [exe, *_dags_test_args(conf, logical_date)],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def standalone_env(connection: dict[str, Any], airflow_home: Path, port: int) -> dict[str, str]:
+    """Environment of ``airflow standalone`` (local only: no login, every visitor is an admin)."""
+    env = airflow_env(connection, airflow_home)
+    env.update(
+        {
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+            # Workers reach the Execution API on the API server's port.
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        }
+    )
+    return env

@@ -32,17 +32,7 @@ def main() -> int:
         aws.create_bucket(local_aws.DEFAULT_BUCKET)
         topic_arn, queue_url = aws.create_topic_with_queue()
         aws.upload(local_aws.DEFAULT_BUCKET, "banking.csv", local_aws.DATA_FILE)
-        env = local_aws.airflow_env(aws.connection(), Path(args.airflow_home))
-        env.update(
-            {
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",  # local only: no login
-                "AIRFLOW__API__PORT": str(port),
-                "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-                # Workers reach the Execution API on the API server's port.
-                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            }
-        )
+        env = local_aws.standalone_env(aws.connection(), Path(args.airflow_home), port)
         print(f"local S3/SNS server (moto): {aws.endpoint}; s3://{local_aws.DEFAULT_BUCKET}/banking.csv uploaded")
         print(f"SNS topic {topic_arn}; its messages land in SQS queue {queue_url}")
         print(f"Airflow UI: http://127.0.0.1:{port}/dags/bank_marketing_training (Ctrl-C to stop)")

@@ -6,17 +6,35 @@ Nothing in this module imports pandas or scikit-learn, so the DAG file can impor
 
 from __future__ import annotations
 
+import os
+
 TARGET = "y"
 # Column added by validation: the 1-based data row of the input file, carried into new.csv for traceability.
 ROW_ID = "row_id"
 # A column whose non-blank cells are numbers except for at most this share is a numeric column holding text
 # (an error), not a categorical column.
 NUMERIC_TEXT_TOLERANCE = 0.05
+# Widest header accepted. banking.csv has 17 columns; a header with hundreds more is almost surely a
+# mis-exported file (e.g. transposed, or pivoted one column per customer or date), so validation rejects it
+# from the header line alone, before pandas parses any rows into a frame that wide.
+MAX_COLUMNS = 500
+# Largest input object accepted, checked with head_object before anything is downloaded: validation holds the
+# raw bytes in memory once (about 1 GiB here, on top of the parsed frame), so bigger files are quarantined
+# unread rather than risking the worker's memory.
+MAX_INPUT_BYTES = 1024**3
 RANDOM_STATE = 0
 TEST_SIZE = 0.2
 DEFAULT_CV_FOLDS = 3
 # -1 uses every core of the worker; a worker that runs several training tasks at once should lower it.
 N_JOBS = -1
+
+# Task retries: RETRIES more tries, the first after RETRY_DELAY_SECONDS, doubling up to 10 minutes.
+# BANK_ML_RETRY_DELAY_SECONDS shortens the delay for fault-injection tests (read when the DAG file is parsed).
+RETRIES = 2
+RETRY_DELAY_SECONDS = int(os.environ.get("BANK_ML_RETRY_DELAY_SECONDS", "30"))
+
+# How long wait_for_data waits for the input by default, in seconds.
+WAIT_TIMEOUT_SECONDS = 6 * 3600
 
 # Model families in the order they are tried (and tie-broken). Keys are the names used in the trigger form,
 # in XCom and in the S3 layout.
@@ -61,6 +79,9 @@ BASELINES: dict[str, float] = {
     "recall": 0.186,
     "accuracy": 0.887,
 }
+
+# A challenger replaces the champion only if its test AUC beats the champion's on the same rows by this much.
+PROMOTION_MARGIN = 0.002
 
 # Metrics compared with BASELINES, in the order they are reported.
 METRICS = ("auc", "f1", "precision", "recall", "accuracy")

@@ -16,7 +16,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from include.bank_marketing import config, storage
+from include.bank_marketing import config, registry, storage
 from include.bank_marketing.preprocessing import features_and_target
 
 PASS = "PASS"
@@ -64,14 +64,21 @@ def compare_with_baselines(metrics: dict[str, Any], baselines: dict[str, float])
 
 
 def evaluate_candidates(
-    s3: Any, candidates: list[dict[str, Any]], test_uri: str, baselines: dict[str, float]
+    s3: Any,
+    candidates: list[dict[str, Any]],
+    test_uri: str,
+    baselines: dict[str, float],
+    bucket: str,
+    margin: float = config.PROMOTION_MARGIN,
 ) -> dict[str, Any]:
-    """Choose the best candidate, load it (sha256-verified), score it on the test split in S3."""
+    """Choose the best candidate, score it (sha256-verified) on the test split, compare with the baselines
+    and with the current champion re-scored on the same rows."""
     best = select_best(candidates)
     model = storage.load_model(s3, best["model_uri"], best["sha256"])
-    x, y = features_and_target(storage.read_parquet(s3, test_uri))
+    test = storage.read_parquet(s3, test_uri)
+    x, y = features_and_target(test)
     metrics = score(y, model.predict_proba(x)[:, 1])
-    return {
+    result = {
         "family": best["family"],
         "best_params": best["best_params"],
         "cv_auc": best["cv_auc"],
@@ -84,3 +91,5 @@ def evaluate_candidates(
             for c in sorted(candidates, key=lambda c: -c["cv_auc"])
         ],
     }
+    result["decision"] = registry.compare_with_champion(s3, bucket, result, test, margin)
+    return result

@@ -66,3 +66,11 @@ def rejected_prefix(run_id: str) -> str:
 
 # The lab wrote its predictions here; the pipeline keeps the latest run's copy at the same place.
 LATEST_PREDICTIONS_KEY = "new.csv"
+
+# The model registry: the champion pointer and one history line per run.
+CHAMPION_KEY = "models/champion.json"
+
+
+def history_key(run_id: str) -> str:
+    """Key of a run's promotion decision: ``models/history/{run_id}.json`` (one per run, so re-runs replace it)."""
+    return f"models/history/{_UNSAFE.sub('_', run_id)}.json"

@@ -30,14 +30,19 @@ def metrics_table(checks: dict[str, dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
-def compose(run_id: str, evaluation: dict[str, Any], artifacts: dict[str, Any]) -> tuple[str, str]:
-    """Subject and body of the run's SNS message: verdict and AUC up front, then every metric vs baseline."""
+def compose(
+    run_id: str, evaluation: dict[str, Any], artifacts: dict[str, Any], decision: dict[str, Any]
+) -> tuple[str, str]:
+    """Subject and body of the run's SNS message: verdict, AUC and promotion up front, then every metric
+    beside its baseline, the champion comparison and the artifact URIs."""
     metrics = evaluation["metrics"]
     verdict = evaluation["verdict"].replace("_", " ")
-    subject = f"{SUBJECT_PREFIX} {verdict} AUC {metrics['auc']:.3f} {evaluation['family']}"[:MAX_SUBJECT]
+    outcome = "promoted" if decision["promote"] else "champion kept"
+    subject = f"{SUBJECT_PREFIX} {verdict} AUC {metrics['auc']:.3f} {evaluation['family']}, {outcome}"[:MAX_SUBJECT]
     cm = metrics["confusion_matrix"]
     lines = [
         f"Run {run_id}: {verdict}. Test AUC {metrics['auc']:.4f} on {metrics['rows']} held-out rows.",
+        f"{'Promoted to champion' if decision['promote'] else 'Not promoted, champion kept'}: {decision['reason']}",
         "",
         metrics_table(evaluation["checks"]),
         "",

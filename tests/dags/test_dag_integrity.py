@@ -49,11 +49,18 @@ def test_schedule_and_run_limits(dagbag):
 
 def test_pipeline_shape(dagbag):
     dag = dagbag.dags[DAG_ID]
-    expected = {"wait_for_data", "validate", "plan_training", "preprocess", "train", "evaluate", "publish", "notify"}
+    expected = {
+        *("wait_for_data", "validate", "plan_training", "preprocess", "train", "evaluate", "publish"),
+        *("choose_path", "promote", "keep_champion", "notify"),
+    }
     assert set(dag.task_ids) == expected
     assert dag.task_dict["validate"].upstream_task_ids == {"wait_for_data"}
     assert dag.task_dict["train"].upstream_task_ids == {"plan_training", "preprocess", "validate"}
-    assert dag.task_dict["notify"].upstream_task_ids == {"evaluate", "publish"}
+    assert dag.task_dict["notify"].upstream_task_ids == {"evaluate", "publish", "promote", "keep_champion"}
+    assert dag.task_dict["notify"].trigger_rule == "none_failed_min_one_success"
+    assert dag.task_dict["choose_path"].downstream_task_ids == {"promote", "keep_champion"}
+    # Promotions never run side by side within this deployment (S3 conditional writes cover the rest).
+    assert dag.task_dict["promote"].max_active_tis_per_dag == 1
     sensor = dag.task_dict["wait_for_data"]
     assert sensor.mode == "reschedule"
     assert 0 < sensor.timeout <= 24 * 3600

@@ -22,5 +22,7 @@ def aws():
 def airflow_env(aws):
     """Environment for `airflow` commands: the session's AIRFLOW_HOME (migrated) and the server's connection."""
     env = local_aws.airflow_env(aws.connection(), Path(os.environ["AIRFLOW_HOME"]))
+    # Short retry delays (5 s, then 10 s) so fault-injection runs retry within the test's patience.
+    env["BANK_ML_RETRY_DELAY_SECONDS"] = "5"
     local_aws.migrate(env)
     return env

@@ -113,3 +113,60 @@ def test_exactly_one_sns_message_with_the_auc(good_run):
 
 def test_input_object_unchanged(good_run):
     assert _get(good_run, "raw/2026-11-20/banking.csv") == DATA
+
+
+def test_first_run_becomes_the_champion(good_run):
+    champion = json.loads(_get(good_run, "models/champion.json"))
+    meta = json.loads(_get(good_run, f"{good_run['prefix']}/model.json"))
+    assert champion["model_uri"] == meta["model_uri"] and champion["sha256"] == meta["sha256"]
+    assert champion["reason"].startswith("first champion")
+    history = json.loads(_get(good_run, f"models/history/{good_run['prefix'].removeprefix('runs/')}.json"))
+    assert history["decision"] == "promoted"
+    assert good_run["messages"][0]["subject"].endswith(", promoted")
+
+
+@pytest.fixture(scope="module")
+def second_run(good_run, aws, airflow_env):
+    """The same data again, best family only: an identical model, which must not replace the champion."""
+    aws.messages(aws.queue_url)
+    conf = {"bucket": good_run["bucket"], "input_key": TEMPLATED_KEY, "model_families": ["hist_gradient_boosting"]}
+    result = local_aws.dags_test(airflow_env, conf, "2026-11-20")
+    return {**good_run, "result": result, "second_prefix": aws.latest_run_prefix(good_run["bucket"]),
+            "messages": aws.messages(aws.queue_url)}  # fmt: skip
+
+
+def test_an_equal_challenger_keeps_the_champion_and_says_why(second_run):
+    out = second_run["result"].stdout + second_run["result"].stderr
+    assert "state=success" in out, out[-3000:]
+    assert second_run["second_prefix"] != second_run["prefix"]  # its own, separate artifacts
+    champion = json.loads(_get(second_run, "models/champion.json"))
+    assert champion["model_uri"].startswith(f"s3://bank-ml/{second_run['prefix']}/")
+    second_id = second_run["second_prefix"].removeprefix("runs/")
+    history = json.loads(_get(second_run, f"models/history/{second_id}.json"))
+    assert history["decision"] == "kept_champion"
+    auc = history["challenger_auc"]
+    expected = f"challenger AUC {auc:.4f} < champion {history['champion_auc']:.4f} + margin 0.002"
+    assert history["reason"] == expected
+    [message] = second_run["messages"]
+    assert message["subject"].endswith(", champion kept")
+    assert expected in message["message"]
+    # The branch that did not run is shown as skipped.
+    assert "promote" in out and "skipped" in out.lower()
+
+
+def test_a_tampered_champion_pickle_fails_the_run_loudly(second_run, aws, airflow_env):
+    champion = json.loads(_get(second_run, "models/champion.json"))
+    key = champion["model_uri"].removeprefix(f"s3://{second_run['bucket']}/")
+    original = _get(second_run, key)
+    second_run["s3"].put_object(Bucket=second_run["bucket"], Key=key, Body=original + b"tampered")
+    aws.messages(aws.queue_url)
+    try:
+        conf = {"bucket": second_run["bucket"], "input_key": TEMPLATED_KEY, "model_families": ["logistic_regression"]}
+        result = local_aws.dags_test(airflow_env, conf, "2026-11-20")
+    finally:
+        second_run["s3"].put_object(Bucket=second_run["bucket"], Key=key, Body=original)
+    out = result.stdout + result.stderr
+    assert "state=failed" in out
+    alert = next(m for m in aws.messages(aws.queue_url) if m["subject"].startswith("[bank-ml] FAILED evaluate"))
+    assert "does not match the recorded" in alert["message"] and champion["sha256"] in alert["message"]
+    assert json.loads(_get(second_run, "models/champion.json")) == champion

@@ -179,7 +179,7 @@ def test_evaluate_candidates_scores_the_best_candidate(s3):
          "model_uri": good["uri"], "sha256": good["sha256"]},
     ]  # fmt: skip
 
-    result = evaluation.evaluate_candidates(s3, candidates, test_uri, config.BASELINES)
+    result = evaluation.evaluate_candidates(s3, candidates, test_uri, config.BASELINES, BUCKET)
 
     assert result["family"] == "random_forest"
     assert {k: result[k] for k in ("best_params", "cv_auc")} == {"best_params": {"max_depth": 3}, "cv_auc": 0.9}
@@ -193,6 +193,10 @@ def test_evaluate_candidates_scores_the_best_candidate(s3):
         {"family": "random_forest", "cv_auc": 0.9, "fit_seconds": 2.0},
         {"family": "logistic_regression", "cv_auc": 0.7, "fit_seconds": 1.0},
     ]
+    # No champion yet in this bucket; below the baselines, so no promotion either.
+    assert result["decision"]["promote"] is False
+    assert result["decision"]["champion_run_id"] is None
+    assert result["decision"]["reason"].startswith("below baseline on auc")
 
 
 def test_evaluate_candidates_refuses_a_tampered_candidate(s3):
@@ -203,4 +207,4 @@ def test_evaluate_candidates_refuses_a_tampered_candidate(s3):
                    "model_uri": saved["uri"], "sha256": "f" * 64}]  # fmt: skip
 
     with pytest.raises(storage.IntegrityError):
-        evaluation.evaluate_candidates(s3, candidates, test_uri, config.BASELINES)
+        evaluation.evaluate_candidates(s3, candidates, test_uri, config.BASELINES, BUCKET)

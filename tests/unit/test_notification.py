@@ -49,27 +49,29 @@ def make_evaluation(metrics: dict[str, float], family: str = "hist_gradient_boos
     }
 
 
+PROMOTED = {"promote": True, "reason": "first champion: no model promoted yet; AUC 0.9281 passes"}
+KEPT = {"promote": False, "reason": "challenger AUC 0.9281 < champion 0.9300 + margin 0.002"}
 CONFUSION = {"tn": 7800, "fp": 185, "fn": 560, "tp": 498}
 GOOD = {"auc": 0.9281, "f1": 0.5712, "precision": 0.6603, "recall": 0.4707, "accuracy": 0.9176}
 WEAK = {**GOOD, "recall": 0.1234}
 
 
 def test_subject_of_a_passing_run():
-    subject, _ = notification.compose(RUN_ID, make_evaluation(GOOD), ARTIFACTS)
+    subject, _ = notification.compose(RUN_ID, make_evaluation(GOOD), ARTIFACTS, PROMOTED)
 
     assert subject.startswith("[bank-ml] PASS AUC 0.9")
-    assert subject == "[bank-ml] PASS AUC 0.928 hist_gradient_boosting"
+    assert subject == "[bank-ml] PASS AUC 0.928 hist_gradient_boosting, promoted"
 
 
 def test_subject_of_a_run_below_baseline():
-    subject, _ = notification.compose(RUN_ID, make_evaluation(WEAK), ARTIFACTS)
+    subject, _ = notification.compose(RUN_ID, make_evaluation(WEAK), ARTIFACTS, KEPT)
 
-    assert subject == "[bank-ml] BELOW BASELINE AUC 0.928 hist_gradient_boosting"
+    assert subject == "[bank-ml] BELOW BASELINE AUC 0.928 hist_gradient_boosting, champion kept"
 
 
 @pytest.mark.parametrize("metrics", [GOOD, WEAK])
 def test_subject_is_one_line_of_at_most_100_characters(metrics):
-    subject, _ = notification.compose(RUN_ID, make_evaluation(metrics, family="f" * 300), ARTIFACTS)
+    subject, _ = notification.compose(RUN_ID, make_evaluation(metrics, family="f" * 300), ARTIFACTS, KEPT)
 
     assert len(subject) == notification.MAX_SUBJECT == 100
     assert "\n" not in subject
@@ -77,7 +79,7 @@ def test_subject_is_one_line_of_at_most_100_characters(metrics):
 
 
 def test_body_lists_every_metric_with_its_baseline():
-    _, body = notification.compose(RUN_ID, make_evaluation(WEAK), ARTIFACTS)
+    _, body = notification.compose(RUN_ID, make_evaluation(WEAK), ARTIFACTS, KEPT)
     lines = body.splitlines()
 
     for name in config.METRICS:
@@ -88,8 +90,14 @@ def test_body_lists_every_metric_with_its_baseline():
         assert result == ("BELOW" if name == "recall" else "ok")
 
 
+def test_body_states_the_promotion_decision_and_why():
+    _, body = notification.compose(RUN_ID, make_evaluation(GOOD), ARTIFACTS, KEPT)
+
+    assert f"Not promoted, champion kept: {KEPT['reason']}" in body
+
+
 def test_body_lists_every_uri_artifact_and_nothing_else():
-    _, body = notification.compose(RUN_ID, make_evaluation(GOOD), ARTIFACTS)
+    _, body = notification.compose(RUN_ID, make_evaluation(GOOD), ARTIFACTS, PROMOTED)
 
     for name, value in ARTIFACTS.items():
         if name.endswith("_uri"):
@@ -99,7 +107,7 @@ def test_body_lists_every_uri_artifact_and_nothing_else():
 
 
 def test_body_summary_lines():
-    _, body = notification.compose(RUN_ID, make_evaluation(WEAK), ARTIFACTS)
+    _, body = notification.compose(RUN_ID, make_evaluation(WEAK), ARTIFACTS, KEPT)
 
     assert body.startswith(f"Run {RUN_ID}: BELOW BASELINE. Test AUC 0.9281 on 9043 held-out rows.\n")
     assert "Winning family: hist_gradient_boosting (CV AUC 0.9312)" in body
