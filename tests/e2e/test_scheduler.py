@@ -1,0 +1,232 @@
+"""Under a real scheduler (`airflow standalone`, LocalExecutor): backfills, racing promotions, clear and
+re-run, and a training worker killed with SIGKILL. The DAG talks to moto's HTTP server as in production.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from include.bank_marketing import storage
+from include.bank_marketing.layout import CHAMPION_KEY
+from scripts import local_aws
+
+pytestmark = pytest.mark.e2e
+
+DAG = "bank_marketing_training"
+DATA = local_aws.DATA_FILE.read_bytes()
+DATES = ("2026-11-01", "2026-11-02", "2026-11-03")
+BUCKET = "backfill"
+CONF = {"bucket": BUCKET, "input_key": "raw/{{ ds }}/banking.csv", "model_families": ["logistic_regression"]}
+
+
+class Api:
+    """The few REST calls the tests need (no login: SIMPLE_AUTH_MANAGER_ALL_ADMINS, local only)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = f"{base}/api/v2"
+
+    def get(self, path: str, **params):
+        response = requests.get(f"{self.base}{path}", params=params, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def send(self, method: str, path: str, body: dict):
+        response = requests.request(method, f"{self.base}{path}", json=body, timeout=30)
+        assert response.ok, f"{method} {path}: {response.status_code} {response.text}"
+        return response.json()
+
+    def runs(self) -> list[dict]:
+        return self.get(f"/dags/{DAG}/dagRuns", limit=100)["dag_runs"]
+
+    def task_instances(self, run_id: str) -> list[dict]:
+        return self.get(f"/dags/{DAG}/dagRuns/{run_id}/taskInstances", limit=100)["task_instances"]
+
+    def wait_for_runs(self, run_ids, timeout: float = 600) -> dict[str, dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = {r["dag_run_id"]: r for r in self.runs() if r["dag_run_id"] in run_ids}
+            if len(runs) == len(run_ids) and all(r["state"] in ("success", "failed") for r in runs.values()):
+                return runs
+            time.sleep(2)
+        raise AssertionError(
+            f"runs did not finish in {timeout} s: {[(r['dag_run_id'], r['state']) for r in runs.values()]}"
+        )
+
+
+@pytest.fixture(scope="module")
+def scheduler(aws):
+    """`airflow standalone` on a free port with its own AIRFLOW_HOME, the DAG unpaused and nothing else running."""
+    home = Path(tempfile.mkdtemp(prefix="bank-ml-standalone-"))
+    port = local_aws.free_port()
+    env = local_aws.standalone_env(aws.connection(), home, port)
+    env["BANK_ML_RETRY_DELAY_SECONDS"] = "5"
+    log = (home / "standalone.log").open("w")
+    process = subprocess.Popen(
+        [str(Path(local_aws.sys.executable).parent / "airflow"), "standalone"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so teardown stops every component
+    )
+    api = Api(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert process.poll() is None, (home / "standalone.log").read_text()[-3000:]
+            try:
+                if api.get(f"/dags/{DAG}")["dag_id"] == DAG:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "airflow standalone did not come up"
+            time.sleep(2)
+        api.send("PATCH", f"/dags/{DAG}", {"is_paused": False})
+        # Unpausing schedules the latest daily interval with default Params; it is not part of these tests.
+        time.sleep(5)
+        for run in api.runs():
+            if run["run_type"] == "scheduled":
+                api.send("PATCH", f"/dags/{DAG}/dagRuns/{run['dag_run_id']}", {"state": "success"})
+        api.home = home
+        yield api
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+def _objects(s3, prefix: str) -> dict[str, object]:
+    return {o["Key"]: o["LastModified"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])}
+
+
+@pytest.fixture(scope="module")
+def backfill(scheduler, aws):
+    aws.create_bucket(BUCKET)
+    for day in DATES:
+        aws.upload(BUCKET, f"raw/{day}/banking.csv", DATA)
+    scheduler.send(
+        "POST",
+        "/backfills",
+        {
+            "dag_id": DAG,
+            "from_date": f"{DATES[0]}T00:00:00Z",
+            "to_date": f"{DATES[-1]}T00:00:00Z",
+            "max_active_runs": 2,
+            "dag_run_conf": CONF,
+            "reprocess_behavior": "none",
+        },
+    )
+    deadline = time.monotonic() + 60
+    while len(ids := [r["dag_run_id"] for r in scheduler.runs() if r["run_type"] == "backfill"]) < len(DATES):
+        assert time.monotonic() < deadline, "the backfill did not create its runs"
+        time.sleep(1)
+    return scheduler.wait_for_runs(ids)
+
+
+def test_backfill_gives_each_date_one_complete_separate_set(backfill, aws):
+    assert {r["state"] for r in backfill.values()} == {"success"}
+    s3 = aws.client("s3")
+    inputs = set()
+    for run_id in backfill:
+        prefix = f"runs/{run_id.replace('+', '_')}/"
+        keys = set(_objects(s3, prefix))
+        for name in ("model.joblib", "model.json", "metrics.json", "new.csv", "validated.parquet"):
+            assert prefix + name in keys, f"{run_id} lacks {name}"
+        meta = json.loads(s3.get_object(Bucket=BUCKET, Key=prefix + "model.json")["Body"].read())
+        inputs.add(meta["input"]["uri"])
+    assert inputs == {f"s3://{BUCKET}/raw/{day}/banking.csv" for day in DATES}
+
+
+def test_backfill_ran_more_than_one_run_at_a_time(backfill):
+    spans = sorted((r["start_date"], r["end_date"]) for r in backfill.values())
+    assert any(later_start < earlier_end for (_, earlier_end), (later_start, _) in itertools.pairwise(spans))
+
+
+def test_racing_promotions_leave_one_consistent_champion(backfill, aws):
+    """Identical data on every date: exactly one run may promote; the others keep it, with the reason."""
+    s3 = aws.client("s3")
+    history = [
+        json.loads(s3.get_object(Bucket=BUCKET, Key=k)["Body"].read())
+        for k in storage.list_keys(s3, BUCKET, "models/history/")
+    ]
+    assert len(history) == len(DATES)
+    promoted = [h for h in history if h["decision"] == "promoted"]
+    assert len(promoted) == 1
+    champion = json.loads(s3.get_object(Bucket=BUCKET, Key=CHAMPION_KEY)["Body"].read())
+    assert champion["run_id"] == promoted[0]["run_id"]
+    assert champion["sha256"] == promoted[0]["sha256"]
+    for kept in (h for h in history if h["decision"] == "kept_champion"):
+        assert kept["reason"].startswith("challenger AUC") and "< champion" in kept["reason"]
+
+
+def test_clear_and_rerun_replaces_the_runs_artifacts_without_new_history(backfill, scheduler, aws):
+    s3 = aws.client("s3")
+    run_id = sorted(backfill)[-1]
+    prefix = f"runs/{run_id.replace('+', '_')}/"
+    before = _objects(s3, prefix)
+    history_before = storage.list_keys(s3, BUCKET, "models/history/")
+    champion_before = s3.get_object(Bucket=BUCKET, Key=CHAMPION_KEY)["Body"].read()
+
+    scheduler.send(
+        "POST",
+        f"/dags/{DAG}/clearTaskInstances",
+        {"dag_run_id": run_id, "only_failed": False, "reset_dag_runs": True, "dry_run": False},
+    )
+    time.sleep(3)
+    [rerun] = scheduler.wait_for_runs([run_id]).values()
+
+    assert rerun["state"] == "success"
+    after = _objects(s3, prefix)
+    assert set(after) == set(before)  # the same set of keys, no leftovers and no duplicates
+    assert all(after[k] >= before[k] for k in before) and after[prefix + "model.json"] > before[prefix + "model.json"]
+    assert storage.list_keys(s3, BUCKET, "models/history/") == history_before
+    assert json.loads(s3.get_object(Bucket=BUCKET, Key=CHAMPION_KEY)["Body"].read()) == json.loads(champion_before)
+
+
+def test_a_training_worker_killed_with_sigkill_is_retried_to_complete_artifacts(scheduler, aws):
+    bucket = "sigkill"
+    aws.create_bucket(bucket)
+    aws.upload(bucket, "banking.csv", DATA)
+    s3 = aws.client("s3")
+    conf = {"bucket": bucket, "model_families": ["random_forest"]}
+    run_id = scheduler.send("POST", f"/dags/{DAG}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
+
+    deadline = time.monotonic() + 180
+    while True:  # wait until the training task's process is busy fitting
+        train = [t for t in scheduler.task_instances(run_id) if t["task_id"] == "train"]
+        if train and train[0]["state"] == "running" and train[0].get("pid"):
+            break
+        assert time.monotonic() < deadline, "training never started"
+        time.sleep(0.5)
+    time.sleep(3)
+    os.kill(int(train[0]["pid"]), signal.SIGKILL)
+    prefix = f"runs/{run_id.replace('+', '_')}/"
+    assert prefix + "model.json" not in _objects_in(s3, bucket, prefix)  # nothing final before the work is done
+
+    [run] = scheduler.wait_for_runs([run_id]).values()
+
+    assert run["state"] == "success"
+    [train] = [t for t in scheduler.task_instances(run_id) if t["task_id"] == "train"]
+    assert train["try_number"] >= 2, "the killed try must have been retried"
+    keys = _objects_in(s3, bucket, prefix)
+    for name in ("model.joblib", "model.json", "metrics.json", "new.csv", "candidates/random_forest.joblib"):
+        assert prefix + name in keys
+    meta = json.loads(s3.get_object(Bucket=bucket, Key=prefix + "model.json")["Body"].read())
+    model_bytes = s3.get_object(Bucket=bucket, Key=prefix + "model.joblib")["Body"].read()
+    assert storage.sha256_hex(model_bytes) == meta["sha256"]
+
+
+def _objects_in(s3, bucket: str, prefix: str) -> set[str]:
+    return set(storage.list_keys(s3, bucket, prefix))
