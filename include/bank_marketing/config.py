@@ -18,9 +18,9 @@ NUMERIC_TEXT_TOLERANCE = 0.05
 # mis-exported file (e.g. transposed, or pivoted one column per customer or date), so validation rejects it
 # from the header line alone, before pandas parses any rows into a frame that wide.
 MAX_COLUMNS = 500
-# Largest input object accepted, checked with head_object before anything is downloaded: validation holds the
-# raw bytes in memory once (about 1 GiB here, on top of the parsed frame), so bigger files are quarantined
-# unread rather than risking the worker's memory.
+# Largest input object accepted (1 GiB), checked with head_object before anything is downloaded: validation
+# holds the whole file in memory (once) and then its parsed frame, several times larger, so a bigger file is
+# quarantined unread rather than risking the worker's memory.
 MAX_INPUT_BYTES = 1024**3
 RANDOM_STATE = 0
 TEST_SIZE = 0.2

@@ -4,10 +4,16 @@ Accepts any file of the bank-marketing family, not only banking.csv's 16 columns
 ``,``) is detected from the header, the target ``y`` may be ``yes``/``no`` or ``1``/``0``, and feature
 columns are classed as numeric or categorical from their values. Every rejection raises ``InputError``
 with a one-line message naming the column or line, what was expected and what was found.
+
+The raw bytes are held in memory once and never decoded into a second full copy: the UTF-8 check decodes
+them chunk by chunk, and the row pass and pandas read them through ``io.BytesIO`` (which shares the buffer
+of a ``bytes`` object instead of copying it). Checking a file costs little beyond its own size; only the
+parsed frame of an accepted file comes on top.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
@@ -26,6 +32,10 @@ TARGET_FORMATS = {
     "yes/no": {"yes": 1, "no": 0},
     "1/0": {"1": 1, "0": 0, "1.0": 1, "0.0": 0},
 }
+# Bytes decoded at a time by the UTF-8 check: each decoded chunk is dropped before the next is made.
+_DECODE_CHUNK = 1 << 20
+# S3's CopyObject copies at most 5 GiB; a larger rejected object is copied part by part (still server-side).
+_COPY_OBJECT_MAX_BYTES = 5 * 1024**3
 
 
 class InputError(ValueError):
@@ -54,19 +64,41 @@ def min_rows_per_class(cv_folds: int, test_size: float = config.TEST_SIZE) -> in
     return math.ceil(cv_folds / (1 - test_size)) + 1
 
 
-def _decode(data: bytes) -> str:
+def _check_text(data: bytes) -> None:
+    """Reject empty, binary and non-UTF-8 input, decoding chunk by chunk so no full copy of the text is made."""
     if not data:
         raise InputError("file is empty (0 bytes); expected a CSV with a header row and a 'y' column")
     nul = data.find(b"\x00", 0, 1 << 16)
     if nul >= 0:
         raise InputError(f"binary data, not a CSV: NUL byte at offset {nul}")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError(
-            f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} (line {line}) cannot be decoded"
-        ) from None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    for start in range(0, len(data), _DECODE_CHUNK):
+        end = start + _DECODE_CHUNK
+        pending = len(decoder.getstate()[0])  # bytes of a character split by the previous chunk boundary
+        try:
+            decoder.decode(view[start:end], final=end >= len(data))
+        except UnicodeDecodeError as exc:
+            offset = start - pending + exc.start
+            line = data.count(b"\n", 0, offset) + 1
+            raise InputError(
+                f"not UTF-8 text: byte 0x{data[offset]:02x} at offset {offset} (line {line}) cannot be decoded"
+            ) from None
+
+
+def _header(data: bytes) -> str:
+    """The first line of ``data`` (valid UTF-8 by now), without a BOM or line ending (``\n``, ``\r\n`` or ``\r``)."""
+    end = len(data)
+    for newline in (b"\n", b"\r"):
+        found = data.find(newline, 0, end)
+        if found >= 0:
+            end = found
+    return str(memoryview(data)[:end], "utf-8-sig")
+
+
+def _text(data: bytes) -> io.TextIOWrapper:
+    """``data`` as a text stream for the csv module, sharing the buffer of ``data`` rather than copying it."""
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
 
 
 def detect_delimiter(header: str) -> str:
@@ -76,6 +108,14 @@ def detect_delimiter(header: str) -> str:
     if counts[best] < 2:
         raise InputError(f"cannot detect the delimiter: the header {header[:80]!r} splits on neither ';' nor ','")
     return best
+
+
+def _check_width(columns: list[str], delimiter: str) -> None:
+    if len(columns) > config.MAX_COLUMNS:
+        raise InputError(
+            f"too many columns: the header has {len(columns)} columns split on {delimiter!r}, "
+            f"the limit is {config.MAX_COLUMNS} (a transposed or pivoted export?)"
+        )
 
 
 def _check_header(columns: list[str], delimiter: str) -> None:
@@ -97,22 +137,25 @@ def _check_header(columns: list[str], delimiter: str) -> None:
         raise InputError(f"column name {config.ROW_ID!r} is reserved for the pipeline's row ids")
 
 
-def _data_lines(text: str, delimiter: str, expected: int) -> array:
+def _data_lines(data: bytes, delimiter: str, expected: int) -> array:
     """File line on which each data row starts, checking on the way that every row has ``expected`` fields.
 
-    pandas pads short rows with NaN silently and skips blank lines, so this pass (streaming, no copy of the
-    text) both catches ragged rows and lets messages name the real line of a data row.
+    pandas pads short rows with NaN silently and skips blank lines, so this pass (streaming over the bytes,
+    no copy of the text) both catches ragged rows and lets messages name the real line of a data row.
     """
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.reader(_text(data), delimiter=delimiter)
     lines = array("L")
     previous_end = 0
-    for row in reader:
-        start, previous_end = previous_end + 1, reader.line_num
-        if not row:
-            continue  # blank line: skipped by pandas too
-        if len(row) != expected:
-            raise InputError(f"ragged rows: line {start} has {len(row)} fields, the header has {expected}")
-        lines.append(start)
+    try:
+        for row in reader:
+            start, previous_end = previous_end + 1, reader.line_num
+            if not row:
+                continue  # blank line: skipped by pandas too
+            if len(row) != expected:
+                raise InputError(f"ragged rows: line {start} has {len(row)} fields, the header has {expected}")
+            lines.append(start)
+    except csv.Error as exc:  # e.g. a NUL past the first 64 KiB, or an unclosed quote running on
+        raise InputError(f"CSV cannot be parsed: {exc} (line {previous_end + 1})") from None
     return lines[1:]  # the first row is the header
 
 
@@ -159,19 +202,28 @@ def _classify(frame: pd.DataFrame, features: list[str], lines: array) -> tuple[l
 
 
 def parse_csv(data: bytes, cv_folds: int = config.DEFAULT_CV_FOLDS) -> ValidatedInput:
-    """Parse and check the raw bytes of an input file; raise ``InputError`` naming the first problem found."""
-    text = _decode(data)
-    header = text.split("\n", 1)[0].strip("\r")
+    """Parse and check the raw bytes of an input file; raise ``InputError`` naming the first problem found.
+
+    ``data`` is never copied whole: peak memory beyond it is the parsed frame, or, for a file rejected before
+    pandas runs, 8 bytes per line (the line numbers) and a few read buffers.
+    """
+    _check_text(data)
+    header = _header(data)
     if not header.strip():
         raise InputError("the first line is blank; expected a header row")
-    delimiter = detect_delimiter(header)
-    columns = [c.strip() for c in next(csv.reader([header], delimiter=delimiter))]
+    try:
+        delimiter = detect_delimiter(header)
+        columns = [c.strip() for c in next(csv.reader([header], delimiter=delimiter))]
+    except csv.Error as exc:
+        raise InputError(f"the header cannot be parsed: {exc}") from None
+    _check_width(columns, delimiter)
     _check_header(columns, delimiter)
-    lines = _data_lines(text, delimiter, len(columns))
+    lines = _data_lines(data, delimiter, len(columns))
 
     try:
         frame = pd.read_csv(
-            io.StringIO(text),
+            io.BytesIO(data),
+            encoding="utf-8-sig",
             sep=delimiter,
             dtype=str,
             keep_default_na=False,
@@ -180,10 +232,16 @@ def parse_csv(data: bytes, cv_folds: int = config.DEFAULT_CV_FOLDS) -> Validated
         )
     except pd.errors.ParserError as exc:
         raise InputError(f"CSV cannot be parsed: {str(exc).strip().splitlines()[-1]}") from None
-    del text
     frame.columns = columns
     if frame.empty:
         raise InputError(f"no data rows: the file has only a header ({len(columns)} columns)")
+    needed = min_rows_per_class(cv_folds)
+    if len(frame) < needed:
+        rows = f"{len(frame)} data row" + ("s" if len(frame) > 1 else "")
+        raise InputError(
+            f"too few data rows: the file has {rows}; at least {2 * needed} are needed "
+            f"({needed} of each class for an 80/20 split with {cv_folds}-fold CV)"
+        )
 
     target, target_format = _target(frame[config.TARGET], lines)
     counts = target.value_counts()
@@ -195,7 +253,6 @@ def parse_csv(data: bytes, cv_folds: int = config.DEFAULT_CV_FOLDS) -> Validated
                 f"column {config.TARGET!r} has one class only: all {len(frame)} rows are {other}; "
                 "both classes are needed to train a classifier"
             )
-    needed = min_rows_per_class(cv_folds)
     rare = int(counts.idxmin())
     if counts[rare] < needed:
         raise InputError(
@@ -205,17 +262,30 @@ def parse_csv(data: bytes, cv_folds: int = config.DEFAULT_CV_FOLDS) -> Validated
 
     features = [c for c in columns if c != config.TARGET]
     numeric, categorical = _classify(frame, features, lines)
-    out = pd.DataFrame({config.ROW_ID: range(1, len(frame) + 1)})
-    for col in features:
-        out[col] = pd.to_numeric(frame[col]) if col in numeric else frame[col].str.strip()
-    out[config.TARGET] = target.to_numpy()
+    # Built in one go: adding columns one by one fragments the frame of a wide file.
+    out = pd.DataFrame(
+        {
+            config.ROW_ID: range(1, len(frame) + 1),
+            **{c: pd.to_numeric(frame[c]) if c in numeric else frame[c].str.strip() for c in features},
+            config.TARGET: target.to_numpy(),
+        }
+    )
     return ValidatedInput(out, delimiter, target_format, numeric, categorical)
 
 
-def quarantine(s3: Any, bucket: str, key: str, run_id: str, reason: str, sha256: str, size: int) -> str:
-    """Copy a rejected input to ``rejected/{run_id}/`` with a ``reason.json``; the original is not touched."""
+def quarantine(s3: Any, bucket: str, key: str, run_id: str, reason: str, sha256: str | None, size: int) -> str:
+    """Copy a rejected input to ``rejected/{run_id}/`` with a ``reason.json``; the original is not touched.
+
+    The copy is server-side: the object's bytes never pass through the worker. ``sha256`` is None for an
+    object rejected unread (too large to download).
+    """
     prefix = rejected_prefix(run_id)
-    storage.copy_object(s3, s3_uri(bucket, key), s3_uri(bucket, f"{prefix}/{key.rsplit('/', 1)[-1]}"))
+    target_key = f"{prefix}/{key.rsplit('/', 1)[-1]}"
+    if size > _COPY_OBJECT_MAX_BYTES:
+        # boto3's managed copy: UploadPartCopy in parts, as CopyObject refuses sources over 5 GiB.
+        s3.copy({"Bucket": bucket, "Key": key}, bucket, target_key)
+    else:
+        storage.copy_object(s3, s3_uri(bucket, key), s3_uri(bucket, target_key))
     return storage.write_json(
         s3,
         s3_uri(bucket, f"{prefix}/reason.json"),
@@ -234,8 +304,17 @@ def validate_object(s3: Any, bucket: str, key: str, run_id: str, cv_folds: int) 
     """Read ``s3://bucket/key`` once, validate it and store the parsed rows as Parquet for the next stages.
 
     Returns a small summary for XCom. On bad input the object is quarantined and ``InputError`` is raised.
+    An object over ``config.MAX_INPUT_BYTES`` is rejected from its size alone, without being downloaded.
     """
     uri = s3_uri(bucket, key)
+    size = int(s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
+    if size > config.MAX_INPUT_BYTES:
+        reason = (
+            f"{uri}: file too large: {size:,} bytes, over the limit of {config.MAX_INPUT_BYTES:,} bytes "
+            "(MAX_INPUT_BYTES); not downloaded"
+        )
+        quarantine(s3, bucket, key, run_id, reason, None, size)
+        raise InputError(reason)
     data = storage.read_bytes(s3, uri)
     sha256, size = storage.sha256_hex(data), len(data)
     try:
