@@ -63,7 +63,8 @@ ENCODING: dict[str, str] = {
 # Fixed, non-searched settings of each family's estimator.
 ESTIMATOR_SETTINGS: dict[str, dict] = {
     "logistic_regression": {"max_iter": 2000},
-    "random_forest": {"n_estimators": 100},
+    # Each tree sees a bootstrap half of the rows: half the fit time, no measurable loss of CV AUC here.
+    "random_forest": {"n_estimators": 100, "max_samples": 0.5},
     # "auto": early stopping on a 10 % validation split once the training fold has over 10,000 rows; tiny
     # inputs train without it (a split of a few rows would hold one class only).
     "hist_gradient_boosting": {"max_iter": 300, "early_stopping": "auto", "validation_fraction": 0.1},
