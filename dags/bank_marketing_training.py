@@ -26,25 +26,25 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.hooks.sns import SnsHook
-from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
-from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
+from bank_marketing_airflow import (
+    AWS_CONN_ID,
+    CHAMPION_ASSET,
+    DEFAULT_TOPIC_ARN,
+    ParamTimeoutS3KeySensor,
+    alert_run_failure,
+    default_args,
+    input_key_template,
+    publish_sns,
+    s3_client,
+)
 
 # Only the light modules at parse time; pandas and scikit-learn are imported inside the tasks.
 from include.bank_marketing import config, notification
 from include.bank_marketing.layout import render_key
 
-AWS_CONN_ID = "aws_default"
-TOPIC = "{{ params.sns_topic_arn }}"
-# The input key after rendering its own template with the run's variables (ds is absent on runs
-# without a logical date; render_key then names it instead of producing "None").
-INPUT_KEY = (
-    "{{ render_key(params.input_key, ds=ds if ds is defined else none, "
-    "ds_nodash=ds_nodash if ds_nodash is defined else none, run_id=run_id) }}"
-)
+INPUT_KEY = input_key_template()
 
 BASELINE_TITLES = {
     "auc": "ROC AUC",
@@ -82,7 +82,7 @@ PARAMS = {
         section="Data",
     ),
     "sns_topic_arn": Param(
-        "arn:aws:sns:us-east-1:123456789012:bank-ml-alerts",
+        DEFAULT_TOPIC_ARN,
         type="string",
         title="SNS topic ARN",
         description="Topic that receives the run's scores and any failure alert.",
@@ -110,6 +110,14 @@ PARAMS = {
         maximum=10,
         section="Training",
     ),
+    "drop_duration": Param(
+        False,
+        type="boolean",
+        title="Drop duration (no leakage)",
+        description="Train without the call duration, which is known only after the call: the model a "
+        "campaign can use to choose whom to call. Off reproduces the benchmark setting of the original lab.",
+        section="Training",
+    ),
     "param_grids": Param(
         {},
         type="object",
@@ -117,6 +125,16 @@ PARAMS = {
         description="Optional JSON replacing a family's default grid, e.g. "
         '{"logistic_regression": {"C": [0.5, 5.0]}}. Keys are estimator parameters, values lists.',
         section="Training",
+    ),
+    "drift_threshold": Param(
+        config.DRIFT_PSI_THRESHOLD,
+        type="number",
+        title="Drift threshold (PSI)",
+        description="A column of the incoming file whose population stability index against the champion's "
+        "training data exceeds this has drifted; the SNS message and the report name it.",
+        minimum=0.01,
+        maximum=5,
+        section="Monitoring",
     ),
     "promotion_margin": Param(
         config.PROMOTION_MARGIN,
@@ -144,38 +162,9 @@ PARAMS = {
 }
 
 
-class ParamTimeoutS3KeySensor(S3KeySensor):
-    """S3KeySensor whose timeout comes from the run's `wait_timeout_seconds` Param (a form field)."""
-
-    def execute(self, context):
-        self.timeout = float(context["params"]["wait_timeout_seconds"])
-        # Poke about a dozen times within the timeout, at least every 5 s and at most every 5 min.
-        self.poke_interval = min(300.0, max(5.0, self.timeout / 12))
-        return super().execute(context)
-
-
-def _s3():
-    """boto3 S3 client of the AWS connection (its extra endpoint_url points at LocalStack or moto)."""
-    return S3Hook(aws_conn_id=AWS_CONN_ID).get_conn()
-
-
-def alert_run_failure(context) -> None:
-    """DAG-level failure alert over SNS, naming the failed task.
-
-    A plain callable rather than SnsNotifier: in Airflow 3.3 a notifier given to a DAG-level callback
-    cannot render its templates under `airflow dags test` (apache/airflow#64649).
-    """
-    ti = context.get("ti")
-    params = context.get("params") or {}
-    subject, message = notification.run_failure(
-        dag_id=context["dag"].dag_id,
-        run_id=context.get("run_id", "unknown"),
-        reason=context.get("reason", "failure"),
-        task_id=getattr(ti, "task_id", None),
-        log_url=getattr(ti, "log_url", None),
-    )
-    topic = params.get("sns_topic_arn") or PARAMS["sns_topic_arn"].value
-    SnsHook(aws_conn_id=AWS_CONN_ID).publish_to_target(target_arn=topic, message=message, subject=subject)
+def _decision(ti) -> dict:
+    """The final promotion decision: exactly one branch ran, and promote may have re-decided after a race."""
+    return next(d for d in ti.xcom_pull(task_ids=["promote", "keep_champion"]) if d)
 
 
 @dag(
@@ -193,19 +182,7 @@ def alert_run_failure(context) -> None:
     tags=["ml", "bank-marketing", "s3", "sns"],
     params=PARAMS,
     user_defined_macros={"render_key": render_key},
-    default_args={
-        "owner": "ml-platform",
-        "retries": config.RETRIES,
-        "retry_delay": timedelta(seconds=config.RETRY_DELAY_SECONDS),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=10),
-        "on_failure_callback": SnsNotifier(
-            aws_conn_id=AWS_CONN_ID,
-            target_arn=TOPIC,
-            subject=notification.TASK_FAILURE_SUBJECT,
-            message=notification.TASK_FAILURE_MESSAGE,
-        ),
-    },
+    default_args=default_args(),
     on_failure_callback=alert_run_failure,
 )
 def bank_marketing_training():
@@ -224,7 +201,7 @@ def bank_marketing_training():
         from include.bank_marketing import validation
 
         try:
-            return validation.validate_object(_s3(), params["bucket"], key, run_id, params["cv_folds"])
+            return validation.validate_object(s3_client(), params["bucket"], key, run_id, params["cv_folds"])
         except validation.InputError as exc:
             raise AirflowFailException(str(exc)) from None  # bad data: a retry cannot fix it
 
@@ -241,22 +218,23 @@ def bank_marketing_training():
     def preprocess(validated: dict, params=None, run_id=None) -> dict:
         from include.bank_marketing import preprocessing
 
-        return preprocessing.split_object(_s3(), validated["validated_uri"], params["bucket"], run_id)
+        drop = ["duration"] if params["drop_duration"] else []
+        return preprocessing.split_object(s3_client(), validated, params["bucket"], run_id, drop)
 
     @task(multiple_outputs=False, map_index_template="{{ family }}", max_active_tis_per_dagrun=3)
-    def train(spec: dict, split: dict, validated: dict, params=None, run_id=None) -> dict:
+    def train(spec: dict, split: dict, params=None, run_id=None) -> dict:
         from include.bank_marketing import training
 
         get_current_context()["family"] = spec["family"]  # label of the mapped instance in the UI
         return training.train_family(
-            _s3(),
+            s3_client(),
             split["train_uri"],
             params["bucket"],
             run_id,
             spec["family"],
             spec["grid"],
-            validated["numeric"],
-            validated["categorical"],
+            split["numeric"],
+            split["categorical"],
             params["cv_folds"],
         )
 
@@ -267,7 +245,14 @@ def bank_marketing_training():
         baselines = {name: params[f"baseline_{name}"] for name in config.BASELINES}
         try:
             return evaluation.evaluate_candidates(
-                _s3(), list(candidates), split["test_uri"], baselines, params["bucket"], params["promotion_margin"]
+                s3_client(),
+                list(candidates),
+                split["test_uri"],
+                baselines,
+                params["bucket"],
+                params["promotion_margin"],
+                train_uri=split["train_uri"],
+                cv_folds=params["cv_folds"],
             )
         except storage.IntegrityError as exc:
             raise AirflowFailException(str(exc)) from None  # a pickle that is not what was recorded: no retry
@@ -276,47 +261,68 @@ def bank_marketing_training():
     def publish(result: dict, split: dict, validated: dict, params=None, run_id=None) -> dict:
         from include.bank_marketing import reporting
 
-        return reporting.publish_run(_s3(), params["bucket"], run_id, result, split["test_uri"], validated)
+        return reporting.publish_run(s3_client(), params["bucket"], run_id, result, split, validated)
+
+    @task(multiple_outputs=False)
+    def check_drift(validated: dict, params=None, run_id=None) -> dict:
+        from include.bank_marketing import drift
+
+        return drift.check_object(
+            s3_client(), params["bucket"], run_id, validated["validated_uri"], params["drift_threshold"]
+        )
 
     @task.branch
     def choose_path(result: dict) -> str:
         return "promote" if result["decision"]["promote"] else "keep_champion"
 
     # One promotion at a time per DAG; the S3 conditional write in registry.promote guards the rest.
-    @task(multiple_outputs=False, max_active_tis_per_dag=1)
+    @task(multiple_outputs=False, max_active_tis_per_dag=1, outlets=[CHAMPION_ASSET])
     def promote(result: dict, artifacts: dict, split: dict, params=None, run_id=None) -> dict:
         from include.bank_marketing import registry
 
         return registry.promote(
-            _s3(), params["bucket"], run_id, result, artifacts, result["decision"], split["test_uri"]
+            s3_client(), params["bucket"], run_id, result, artifacts, result["decision"], split["test_uri"]
         )
 
     @task(multiple_outputs=False)
     def keep_champion(result: dict, params=None, run_id=None) -> dict:
         from include.bank_marketing import registry
 
-        return registry.keep(_s3(), params["bucket"], run_id, result, result["decision"])
+        return registry.keep(s3_client(), params["bucket"], run_id, result, result["decision"])
 
-    @task(trigger_rule="none_failed_min_one_success")
-    def notify(result: dict, artifacts: dict, params=None, run_id=None, ti=None) -> str:
-        # Exactly one of the two branches ran; its decision is final (promote may have re-decided).
-        decision = next(d for d in ti.xcom_pull(task_ids=["promote", "keep_champion"]) if d)
-        subject, message = notification.compose(run_id, result, artifacts, decision)
-        SnsHook(aws_conn_id=AWS_CONN_ID).publish_to_target(
-            target_arn=params["sns_topic_arn"], message=message, subject=subject
-        )
+    @task(multiple_outputs=False, trigger_rule="none_failed_min_one_success")
+    def build_report(
+        result: dict, artifacts: dict, split: dict, validated: dict, drift: dict, candidates: list[dict],
+        params=None, run_id=None, ti=None, dag=None,
+    ) -> dict:  # fmt: skip
+        from include.bank_marketing import reporting
+
+        return reporting.build_report(
+            s3_client(), params["bucket"], run_id, dag.dag_id, result, artifacts, split, validated, drift,
+            _decision(ti), list(candidates),
+        )  # fmt: skip
+
+    @task
+    def notify(result: dict, artifacts: dict, drift: dict, report: dict, params=None, run_id=None, ti=None) -> str:
+        subject, message = notification.compose(run_id, result, artifacts, _decision(ti), drift, report)
+        publish_sns(params["sns_topic_arn"], subject, message)
         return subject
 
     validated = validate(INPUT_KEY)
     wait_for_data >> validated
+    drift = check_drift(validated)
     split = preprocess(validated)
-    candidates = train.partial(split=split, validated=validated).expand(spec=plan_training())
+    candidates = train.partial(split=split).expand(spec=plan_training())
     result = evaluate(candidates, split)
     artifacts = publish(result, split, validated)
     branches = [promote(result, artifacts, split), keep_champion(result)]
     choose_path(result) >> branches
+    # The drift check reads the champion before this run may replace it.
     artifacts >> branches
-    branches >> notify(result, artifacts)
+    drift >> branches
+    report = build_report(result, artifacts, split, validated, drift, candidates)
+    branches >> report
+    notify(result, artifacts, drift, report)
 
 
 bank_marketing_training()

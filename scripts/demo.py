@@ -24,6 +24,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conf", default="{}", help="JSON conf for the run (overrides the DAG's Params)")
     parser.add_argument("--airflow-home", default=str(local_aws.ROOT / ".airflow"))
+    parser.add_argument("--out", default=str(local_aws.ROOT / "out"), help="folder for a local copy of the report")
     args = parser.parse_args()
     conf = json.loads(args.conf)
     bucket = conf.get("bucket", local_aws.DEFAULT_BUCKET)
@@ -65,11 +66,22 @@ def main() -> int:
             print("\n".join(log_path.read_text().splitlines()[-25:]))
             return 1
         metrics = json.loads(s3.get_object(Bucket=bucket, Key=f"{prefix}/metrics.json")["Body"].read())
+        model = json.loads(s3.get_object(Bucket=bucket, Key=f"{prefix}/model.json")["Body"].read())
+        # The report is self-contained (charts embedded): one file to open in a browser.
+        report_path = Path(args.out) / "report.html"
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_bytes(s3.get_object(Bucket=bucket, Key=f"{prefix}/report.html")["Body"].read())
 
     m = metrics["metrics"]
     print(f"\n== Test metrics of {metrics['family']} on {m['rows']} held-out rows vs baselines")
     print(metrics_table(metrics["checks"]))
     print("\n" + m["classification_report"])
+    at = model["metrics_at_threshold"]
+    print(
+        f"At the chosen threshold {model['threshold']:.4f} (max F1 on training folds; new.csv uses it): "
+        f"F1 {at['f1']:.4f} precision {at['precision']:.4f} recall {at['recall']:.4f}"
+    )
+    print(f"Report: s3://{bucket}/{prefix}/report.html, copied to {report_path} (open it in a browser)")
     print(
         f"RESULT auc={m['auc']:.4f} f1={m['f1']:.4f} precision={m['precision']:.4f} recall={m['recall']:.4f} "
         f"verdict={metrics['verdict']} family={metrics['family']} wall_s={wall_s:.1f}"

@@ -84,5 +84,10 @@ BASELINES: dict[str, float] = {
 # A challenger replaces the champion only if its test AUC beats the champion's on the same rows by this much.
 PROMOTION_MARGIN = 0.002
 
+# Drift (the "Model Monitor" part): the incoming file against the champion's training data, binned into
+# DRIFT_BINS quantile bins per numeric column; a column whose PSI exceeds the threshold has drifted.
+DRIFT_BINS = 10
+DRIFT_PSI_THRESHOLD = 0.2
+
 # Metrics compared with BASELINES, in the order they are reported.
 METRICS = ("auc", "f1", "precision", "recall", "accuracy")

@@ -19,8 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-DEFAULT_BINS = 10
-PSI_THRESHOLD = 0.2  # the usual "significant shift" level
+from include.bank_marketing import config, registry, storage
+from include.bank_marketing.layout import run_key, s3_uri
+
+DEFAULT_BINS = config.DRIFT_BINS
+PSI_THRESHOLD = config.DRIFT_PSI_THRESHOLD  # the usual "significant shift" level
 # Floor of a share inside the logarithm of PSI: an empty bin would otherwise make the index infinite.
 PSI_EPS = 1e-4
 # Bumped if the layout of a stored profile changes, so an old profile is rejected rather than misread.
@@ -215,3 +218,30 @@ def summary(result: dict) -> str:
     if result["missing_columns"]:
         line += f"; missing from the file: {', '.join(result['missing_columns'])}"
     return line
+
+
+def check_object(s3: Any, bucket: str, run_id: str, validated_uri: str, threshold: float = PSI_THRESHOLD) -> dict:
+    """Compare this run's validated rows with the champion's training profile; write ``drift.json``.
+
+    Returns a small summary for XCom and the alert. Without a champion (or one trained before profiles
+    were stored) there is nothing to compare with, which ``drift.json`` and the summary say.
+    """
+    champion, _ = registry.read_champion(s3, bucket)
+    if champion is None or not champion.get("profile_uri"):
+        result: dict[str, Any] = {"threshold": threshold, "drifted": [], "max_psi": None, "columns": {}}
+        result["summary"] = "no champion to compare with"
+    else:
+        result = compare(
+            storage.read_json(s3, champion["profile_uri"]), storage.read_parquet(s3, validated_uri), threshold
+        )
+        result["summary"] = summary(result)
+    result["champion_run_id"] = champion["run_id"] if champion else None
+    uri = storage.write_json(s3, s3_uri(bucket, run_key(run_id, "drift.json")), result)
+    return {
+        "drift_uri": uri,
+        "summary": result["summary"],
+        "drifted": result["drifted"],
+        "max_psi": result["max_psi"],
+        "threshold": threshold,
+        "champion_run_id": result["champion_run_id"],
+    }

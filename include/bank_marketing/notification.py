@@ -30,8 +30,24 @@ def metrics_table(checks: dict[str, dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
+def _threshold_lines(evaluation: dict[str, Any]) -> list[str]:
+    at = evaluation.get("metrics_at_threshold")
+    if not at or "threshold" not in evaluation:
+        return []
+    return [
+        f"At the chosen threshold {evaluation['threshold']:.4f} (max F1 on training folds): F1 {at['f1']:.4f}, "
+        f"precision {at['precision']:.4f}, recall {at['recall']:.4f}, accuracy {at['accuracy']:.4f}",
+        "",
+    ]
+
+
 def compose(
-    run_id: str, evaluation: dict[str, Any], artifacts: dict[str, Any], decision: dict[str, Any]
+    run_id: str,
+    evaluation: dict[str, Any],
+    artifacts: dict[str, Any],
+    decision: dict[str, Any],
+    drift: dict[str, Any] | None = None,
+    report: dict[str, Any] | None = None,
 ) -> tuple[str, str]:
     """Subject and body of the run's SNS message: verdict, AUC and promotion up front, then every metric
     beside its baseline, the champion comparison and the artifact URIs."""
@@ -52,6 +68,10 @@ def compose(
         f"Confusion matrix at threshold {metrics['threshold']}: "
         f"TN {cm['tn']}  FP {cm['fp']}  FN {cm['fn']}  TP {cm['tp']}",
         "",
+        *_threshold_lines(evaluation),
+        *([f"Drift against the champion's training data: {drift['summary']}", ""] if drift else []),
+        *([f"Report: {report['report_uri']}"] if report else []),
+        *([f"Report link (valid 7 days): {report['report_url']}"] if report and report.get("report_url") else []),
         "Artifacts:",
         *(f"  {name}: {uri}" for name, uri in artifacts.items() if name.endswith("_uri")),
     ]
@@ -69,3 +89,16 @@ def run_failure(dag_id: str, run_id: str, reason: str, task_id: str | None, log_
     if log_url:
         lines.append(f"Log: {log_url}")
     return subject, "\n".join(lines) + "\n"
+
+
+def scoring_report(result: dict[str, Any]) -> tuple[str, str]:
+    """Subject and body of the scoring DAG's SNS message: rows scored and the share labelled positive."""
+    share = f"{100 * result['positive_share']:.1f}%"
+    subject = f"{SUBJECT_PREFIX} SCORED {result['rows']} rows, {share} positive"[:MAX_SUBJECT]
+    body = (
+        f"Scored {result['rows']} customers from {result['input_uri']}.\n"
+        f"Predicted positive: {result['positives']} ({share}) at threshold {result['threshold']:.4f}.\n"
+        f"Model: champion of run {result['champion_run_id']} ({result['family']}).\n"
+        f"Predictions: {result['predictions_uri']}\n"
+    )
+    return subject, body

@@ -69,11 +69,22 @@ def features_and_target(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     return frame.drop(columns=[config.ROW_ID, config.TARGET]), frame[config.TARGET]
 
 
-def split_object(s3: Any, validated_uri: str, bucket: str, run_id: str) -> dict[str, Any]:
-    """Read the validated rows, split them 80/20 (stratified, fixed seed) and write both parts as Parquet."""
-    frame = storage.read_parquet(s3, validated_uri)
-    train, test = split(frame)
+def split_object(
+    s3: Any,
+    validated: dict[str, Any],
+    bucket: str,
+    run_id: str,
+    drop: list[str] | None = None,
+) -> dict[str, Any]:
+    """Read the validated rows, drop the ``drop`` columns (those present), split them 80/20 (stratified,
+    fixed seed) and write both parts as Parquet; returns their URIs and the feature lists that remain."""
+    frame = storage.read_parquet(s3, validated["validated_uri"])
+    dropped = [c for c in (drop or []) if c in frame.columns and c not in (config.ROW_ID, config.TARGET)]
+    train, test = split(frame.drop(columns=dropped))
     return {
+        "numeric": [c for c in validated["numeric"] if c not in dropped],
+        "categorical": [c for c in validated["categorical"] if c not in dropped],
+        "dropped": dropped,
         "train_uri": storage.write_parquet(s3, s3_uri(bucket, run_key(run_id, "data/train.parquet")), train),
         "test_uri": storage.write_parquet(s3, s3_uri(bucket, run_key(run_id, "data/test.parquet")), test),
         "train_rows": len(train),

@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from include.bank_marketing import config, storage
-from include.bank_marketing.layout import LATEST_PREDICTIONS_KEY, run_key, s3_uri
+from include.bank_marketing import config, drift, storage
+from include.bank_marketing.layout import LATEST_PREDICTIONS_KEY, parse_s3_uri, run_key, s3_uri
 from include.bank_marketing.preprocessing import features_and_target
 
 LIBRARIES = ("scikit-learn", "pandas", "numpy", "joblib", "pyarrow")
@@ -44,7 +44,7 @@ def publish_run(
     bucket: str,
     run_id: str,
     evaluation: dict[str, Any],
-    test_uri: str,
+    split: dict[str, Any],
     validated: dict[str, Any],
 ) -> dict[str, Any]:
     """Write the run's artifacts under ``runs/{run_id}/`` and the lab's ``new.csv``; return their URIs.
@@ -55,10 +55,10 @@ def publish_run(
     """
     data = storage.read_bytes(s3, evaluation["candidate_uri"])
     model = storage.load_model_bytes(data, evaluation["sha256"], source=evaluation["candidate_uri"])
-    test = storage.read_parquet(s3, test_uri)
+    test = storage.read_parquet(s3, split["test_uri"])
     x, _ = features_and_target(test)
     proba = model.predict_proba(x)[:, 1]
-    threshold = evaluation["metrics"]["threshold"]
+    threshold = evaluation.get("threshold", evaluation["metrics"]["threshold"])  # the chosen operating point
     csv_bytes = predictions_frame(test, proba, threshold, validated["target_format"]).to_csv(index=False).encode()
 
     uris = {
@@ -67,7 +67,12 @@ def publish_run(
         "metrics_uri": s3_uri(bucket, run_key(run_id, "metrics.json")),
         "new_csv_uri": s3_uri(bucket, run_key(run_id, "new.csv")),
         "latest_new_csv_uri": s3_uri(bucket, LATEST_PREDICTIONS_KEY),
+        "profile_uri": s3_uri(bucket, run_key(run_id, "profile.json")),
     }
+    # The training rows' profile: what later runs' drift checks compare with if this model is promoted.
+    train = storage.read_parquet(s3, split["train_uri"])
+    storage.write_json(s3, uris["profile_uri"], drift.profile(train, split["numeric"], split["categorical"]))
+    del train
     storage.write_bytes(s3, uris["model_uri"], data)
     storage.write_bytes(s3, uris["new_csv_uri"], csv_bytes, "text/csv")
     storage.write_bytes(s3, uris["latest_new_csv_uri"], csv_bytes, "text/csv")
@@ -91,6 +96,9 @@ def publish_run(
             "cv_auc": evaluation["cv_auc"],
             "threshold": threshold,
             "metrics": {k: evaluation["metrics"][k] for k in config.METRICS},
+            "metrics_at_threshold": {
+                k: evaluation.get("metrics_at_threshold", evaluation["metrics"])[k] for k in config.METRICS
+            },
             "baselines": {k: c["baseline"] for k, c in evaluation["checks"].items()},
             "verdict": evaluation["verdict"],
             "model_uri": uris["model_uri"],
@@ -100,11 +108,98 @@ def publish_run(
                 "uri": validated["input_uri"],
                 "sha256": validated["input_sha256"],
                 "rows": validated["rows"],
-                "numeric": validated["numeric"],
-                "categorical": validated["categorical"],
+                "numeric": split["numeric"],  # the model's features (validated columns less any dropped)
+                "categorical": split["categorical"],
+                "dropped": split["dropped"],
                 "target_format": validated["target_format"],
             },
             "libraries": library_versions(),
         },
     )
     return {**uris, "predictions_rows": len(test)}
+
+
+PRESIGN_SECONDS = 7 * 24 * 3600  # links in the report and the alert stay valid for a week
+
+
+def presign(s3: Any, uri: str, seconds: int = PRESIGN_SECONDS) -> str | None:
+    """A presigned HTTPS GET URL for ``uri``, or None when the client cannot sign (e.g. no credentials)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, key = parse_s3_uri(uri)
+    try:
+        return s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds)
+    except (BotoCoreError, ClientError):
+        return None
+
+
+def build_report(
+    s3: Any,
+    bucket: str,
+    run_id: str,
+    dag_id: str,
+    evaluation: dict[str, Any],
+    artifacts: dict[str, Any],
+    split: dict[str, Any],
+    validated: dict[str, Any],
+    drift_check: dict[str, Any],
+    decision: dict[str, Any],
+    candidates: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Charts (PNG) and the self-contained ``report.html`` of a run, under ``runs/{run_id}/``.
+
+    Returns the report's S3 URI, its presigned URL (None when the connection cannot sign) and the charts' URIs.
+    """
+    from include.bank_marketing import report
+
+    model = storage.load_model(s3, artifacts["model_uri"], evaluation["sha256"])
+    test = storage.read_parquet(s3, split["test_uri"])
+    x, y = features_and_target(test)
+    threshold = evaluation.get("threshold", 0.5)
+    at_threshold = evaluation.get("metrics_at_threshold", evaluation["metrics"])
+    grid = [
+        {"family": c["family"], "params": g["params"], "cv_auc": g["cv_auc"]}
+        for c in candidates
+        for g in c.get("grid_results", [])
+    ]
+    images = report.charts(y, model.predict_proba(x)[:, 1], threshold, grid)
+    chart_uris = {
+        name: storage.write_bytes(s3, s3_uri(bucket, run_key(run_id, name)), data, "image/png")
+        for name, data in images.items()
+    }
+    drift_doc = storage.read_json(s3, drift_check["drift_uri"]) if drift_check.get("max_psi") is not None else None
+    report_uri = s3_uri(bucket, run_key(run_id, "report.html"))
+    linked = {k.removesuffix("_uri"): v for k, v in artifacts.items() if k.endswith("_uri")}
+    linked.update({"drift": drift_check["drift_uri"], "report": report_uri})
+    context = {
+        "run_id": run_id,
+        "dag_id": dag_id,
+        "created_at": datetime.now(UTC).isoformat(),
+        "family": evaluation["family"],
+        "params": evaluation["best_params"],
+        "cv_auc": evaluation["cv_auc"],
+        "threshold": threshold,
+        "metrics": {
+            "at_0_5": {k: evaluation["metrics"][k] for k in config.METRICS},
+            "at_threshold": {k: at_threshold[k] for k in config.METRICS},
+        },
+        "baselines": {k: c["baseline"] for k, c in evaluation["checks"].items()},
+        "champion": {
+            "run_id": decision.get("champion_run_id"),
+            "auc": decision.get("champion_auc"),
+            "decision": "promoted" if decision["promote"] else "kept_champion",
+            "reason": decision["reason"],
+        },
+        "data": {
+            "input_uri": validated["input_uri"],
+            "rows": validated["rows"],
+            "class_counts": validated["class_counts"],
+            "numeric": split["numeric"],
+            "categorical": split["categorical"],
+            "dropped": split["dropped"],
+        },
+        "drift": {**drift_doc, "summary": drift_check["summary"]} if drift_doc else None,
+        "artifacts": {name: {"uri": uri, "url": presign(s3, uri)} for name, uri in linked.items()},
+    }
+    storage.write_bytes(s3, report_uri, report.html(context, images).encode(), "text/html; charset=utf-8")
+    return {"report_uri": report_uri, "report_url": presign(s3, report_uri), "chart_uris": chart_uris}

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import ROOT
 
 DAG_ID = "bank_marketing_training"
-HEAVY_MODULES = ("pandas", "sklearn", "numpy", "pyarrow", "joblib", "scipy")
+HEAVY_MODULES = ("pandas", "sklearn", "numpy", "pyarrow", "joblib", "scipy", "matplotlib")
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +51,16 @@ def test_pipeline_shape(dagbag):
     dag = dagbag.dags[DAG_ID]
     expected = {
         *("wait_for_data", "validate", "plan_training", "preprocess", "train", "evaluate", "publish"),
-        *("choose_path", "promote", "keep_champion", "notify"),
+        *("check_drift", "choose_path", "promote", "keep_champion", "build_report", "notify"),
     }
     assert set(dag.task_ids) == expected
     assert dag.task_dict["validate"].upstream_task_ids == {"wait_for_data"}
-    assert dag.task_dict["train"].upstream_task_ids == {"plan_training", "preprocess", "validate"}
-    assert dag.task_dict["notify"].upstream_task_ids == {"evaluate", "publish", "promote", "keep_champion"}
-    assert dag.task_dict["notify"].trigger_rule == "none_failed_min_one_success"
+    assert dag.task_dict["train"].upstream_task_ids == {"plan_training", "preprocess"}
+    assert dag.task_dict["build_report"].upstream_task_ids >= {"promote", "keep_champion", "check_drift"}
+    assert dag.task_dict["build_report"].trigger_rule == "none_failed_min_one_success"
+    assert "build_report" in dag.task_dict["notify"].upstream_task_ids
+    # Drift is measured against the champion as it was before this run could replace it.
+    assert "check_drift" in dag.task_dict["promote"].upstream_task_ids
     assert dag.task_dict["choose_path"].downstream_task_ids == {"promote", "keep_champion"}
     # Promotions never run side by side within this deployment (S3 conditional writes cover the rest).
     assert dag.task_dict["promote"].max_active_tis_per_dag == 1
@@ -96,14 +99,17 @@ def test_baseline_params_default_to_config(dagbag):
         assert params[f"baseline_{name}"] == value
 
 
-def test_parsing_imports_no_heavy_libraries():
-    """Importing the DAG file must not import pandas, scikit-learn and friends (parse time stays cheap)."""
+@pytest.mark.parametrize("dag_file", ["bank_marketing_training.py", "bank_marketing_scoring.py"])
+def test_parsing_imports_no_heavy_libraries(dag_file):
+    """Importing a DAG file must not import pandas, scikit-learn and friends (parse time stays cheap)."""
     code = (
         "import json, runpy, sys; "
-        f"runpy.run_path({str(ROOT / 'dags' / 'bank_marketing_training.py')!r}); "
+        f"runpy.run_path({str(ROOT / 'dags' / dag_file)!r}); "
         f"print(json.dumps([m for m in {list(HEAVY_MODULES)!r} if m in sys.modules]))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=_env())
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=_env()
+    )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
@@ -111,3 +117,14 @@ def _env():
     import os
 
     return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def test_promotion_emits_the_champion_asset_that_schedules_scoring(dagbag):
+    promote = dagbag.dags[DAG_ID].task_dict["promote"]
+    [asset] = promote.outlets
+    assert asset.uri == "s3://bank-ml/models/champion.json"
+    scoring = dagbag.dags["bank_marketing_scoring"]
+    timetable = scoring.timetable
+    assert type(timetable).__name__ == "AssetOrTimeSchedule"
+    assert asset.uri in str(timetable.asset_condition)
+    assert set(scoring.task_ids) == {"wait_for_customers", "score", "notify"}

@@ -154,6 +154,100 @@ def test_an_equal_challenger_keeps_the_champion_and_says_why(second_run):
     assert "promote" in out and "skipped" in out.lower()
 
 
+def test_report_embeds_every_chart_and_the_metrics(good_run):
+    import base64
+
+    from PIL import Image
+
+    prefix = good_run["prefix"]
+    page = _get(good_run, f"{prefix}/report.html").decode()
+    metrics = json.loads(_get(good_run, f"{prefix}/metrics.json"))["metrics"]
+    for name in ("roc.png", "precision_recall.png", "confusion_matrix.png", "cv_auc.png"):
+        png = _get(good_run, f"{prefix}/{name}")
+        with Image.open(io.BytesIO(png)) as image:
+            assert (image.format, image.size) == ("PNG", (800, 600))
+        assert f"data:image/png;base64,{base64.b64encode(png).decode()}" in page
+    assert f"{metrics['auc']:.4f}" in page and "hist_gradient_boosting" in page
+    [message] = good_run["messages"]
+    assert f"Report: s3://bank-ml/{prefix}/report.html" in message["message"]
+    assert "Report link (valid 7 days): http://127.0.0.1" in message["message"]  # presigned by the connection
+
+
+def test_new_csv_labels_use_the_threshold_chosen_on_training_folds(good_run):
+    meta = json.loads(_get(good_run, f"{good_run['prefix']}/model.json"))
+    threshold = meta["threshold"]
+    assert 0.05 < threshold < 0.95 and abs(threshold - 0.5) > 1e-3
+    frame = pd.read_csv(io.BytesIO(_get(good_run, f"{good_run['prefix']}/new.csv")))
+    assert ((frame["probability"] >= threshold) == (frame["predicted"] == "yes")).all()
+    assert meta["metrics_at_threshold"]["f1"] >= meta["metrics"]["f1"]  # the F1-maximising cut beats 0.5 here
+
+
+@pytest.fixture(scope="module")
+def shifted_run(second_run, aws, airflow_env):
+    """A drifted copy (duration x3, balance +5000) trained without duration: drift fires, no promotion."""
+    raw = pd.read_csv(io.BytesIO(DATA), sep=";")
+    raw["duration"] *= 3
+    raw["balance"] += 5000
+    aws.upload(second_run["bucket"], "raw/2026-11-22/banking.csv", raw.to_csv(sep=";", index=False).encode())
+    aws.messages(aws.queue_url)
+    conf = {
+        "bucket": second_run["bucket"],
+        "input_key": TEMPLATED_KEY,
+        "model_families": ["hist_gradient_boosting"],
+        "drop_duration": True,
+    }
+    result = local_aws.dags_test(airflow_env, conf, "2026-11-22")
+    return {**second_run, "result": result, "shifted_prefix": aws.latest_run_prefix(second_run["bucket"]),
+            "messages": aws.messages(aws.queue_url)}  # fmt: skip
+
+
+def test_drift_is_reported_for_the_shifted_columns(shifted_run):
+    out = shifted_run["result"].stdout + shifted_run["result"].stderr
+    assert "state=success" in out, out[-3000:]
+    drift = json.loads(_get(shifted_run, f"{shifted_run['shifted_prefix']}/drift.json"))
+    assert {d["column"] for d in drift["drifted"]} == {"duration", "balance"}
+    assert all(d["psi"] > 0.2 for d in drift["drifted"])
+    [message] = shifted_run["messages"]
+    assert "drift in 2 columns" in message["message"] and "duration PSI" in message["message"]
+    page = _get(shifted_run, f"{shifted_run['shifted_prefix']}/report.html").decode()
+    assert "duration" in page and "balance" in page and drift["summary"] in page
+
+
+def test_drop_duration_trains_without_it(shifted_run, good_run):
+    meta = json.loads(_get(shifted_run, f"{shifted_run['shifted_prefix']}/model.json"))
+    assert meta["input"]["dropped"] == ["duration"] and "duration" not in meta["input"]["numeric"]
+    with_duration = json.loads(_get(good_run, f"{good_run['prefix']}/model.json"))["metrics"]["auc"]
+    assert meta["metrics"]["auc"] < with_duration - 0.05  # duration is where most of the benchmark AUC comes from
+    assert shifted_run["messages"][0]["subject"].endswith(", champion kept")
+
+
+def test_scoring_dag_labels_customers_with_the_champion(second_run, aws, airflow_env):
+    bucket = second_run["bucket"]
+    raw = pd.read_csv(io.BytesIO(DATA), sep=";").head(1000).drop(columns=["y"])
+    aws.upload(bucket, "scoring/2026-11-23/customers.csv", raw.to_csv(sep=";", index=False).encode())
+    aws.messages(aws.queue_url)
+
+    result = local_aws.airflow(
+        ["dags", "test", "bank_marketing_scoring", "2026-11-23", "-c", json.dumps({"bucket": bucket})],
+        airflow_env,
+        capture_output=True,
+    )
+
+    out = result.stdout + result.stderr
+    assert "state=success" in out, out[-3000:]
+    champion = json.loads(_get(second_run, "models/champion.json"))
+    predictions = pd.read_csv(io.BytesIO(_get(second_run, "scoring/2026-11-23/predictions.csv")))
+    assert len(predictions) == 1000
+    assert list(predictions.columns) == [*raw.columns, "probability", "predicted"]
+    model = storage.load_model(second_run["s3"], champion["model_uri"], champion["sha256"])
+    expected = model.predict_proba(raw)[:, 1]
+    assert abs(predictions["probability"].to_numpy() - expected).max() < 1e-6
+    assert ((predictions["probability"] >= champion["threshold"]) == (predictions["predicted"] == "yes")).all()
+    [message] = aws.messages(aws.queue_url)
+    share = (expected >= champion["threshold"]).mean()
+    assert message["subject"] == f"[bank-ml] SCORED 1000 rows, {100 * share:.1f}% positive"
+
+
 def test_a_tampered_champion_pickle_fails_the_run_loudly(second_run, aws, airflow_env):
     champion = json.loads(_get(second_run, "models/champion.json"))
     key = champion["model_uri"].removeprefix(f"s3://{second_run['bucket']}/")

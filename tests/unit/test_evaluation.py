@@ -208,3 +208,57 @@ def test_evaluate_candidates_refuses_a_tampered_candidate(s3):
 
     with pytest.raises(storage.IntegrityError):
         evaluation.evaluate_candidates(s3, candidates, test_uri, config.BASELINES, BUCKET)
+
+
+# --- decision threshold -------------------------------------------------------------------------------------
+
+
+def _synthetic(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    signal = rng.normal(size=n)
+    y = (signal + rng.normal(scale=1.0, size=n) > 1.0).astype("int8")
+    return pd.DataFrame({"row_id": np.arange(1, n + 1), "s": signal, "c": rng.choice(["a", "b"], n), "y": y})
+
+
+def test_threshold_maximises_f1_on_out_of_fold_training_predictions():
+    from sklearn.base import clone
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from include.bank_marketing import training
+
+    train = _synthetic(400, 1)
+    model = training.make_pipeline("logistic_regression", ["s"], ["c"]).fit(train[["s", "c"]], train["y"])
+
+    chosen = evaluation.choose_threshold(model, train, cv_folds=3)
+
+    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=config.RANDOM_STATE)
+    oof = cross_val_predict(clone(model), train[["s", "c"]], train["y"], cv=folds, method="predict_proba")[:, 1]
+    assert chosen["oof_f1"] == pytest.approx(f1_score(train["y"], oof >= chosen["threshold"]), abs=2e-3)
+    # No other cut of the out-of-fold scores does better.
+    best_other = max(f1_score(train["y"], oof >= t) for t in np.unique(oof))
+    assert chosen["oof_f1"] >= best_other - 1e-3
+    assert 0 < chosen["threshold"] < 1
+
+
+def test_threshold_never_sees_the_test_split(s3):
+    from include.bank_marketing import training
+
+    train = _synthetic(400, 1)
+    model = training.make_pipeline("logistic_regression", ["s"], ["c"]).fit(train[["s", "c"]], train["y"])
+    saved = storage.save_model(s3, f"s3://{BUCKET}/m.joblib", model)
+    train_uri = storage.write_parquet(s3, f"s3://{BUCKET}/train.parquet", train)
+    candidates = [{"family": "logistic_regression", "cv_auc": 0.8, "fit_seconds": 1.0, "best_params": {},
+                   "model_uri": saved["uri"], "sha256": saved["sha256"]}]  # fmt: skip
+
+    thresholds = set()
+    for seed in (2, 3):  # two different test splits, same training split
+        test_uri = storage.write_parquet(s3, f"s3://{BUCKET}/test-{seed}.parquet", _synthetic(200, seed))
+        result = evaluation.evaluate_candidates(
+            s3, candidates, test_uri, config.BASELINES, BUCKET, train_uri=train_uri, cv_folds=3
+        )
+        thresholds.add(result["threshold"])
+        assert result["metrics"]["threshold"] == pytest.approx(0.5)  # baselines are compared at 0.5
+        assert result["metrics_at_threshold"]["threshold"] == result["threshold"]
+
+    assert len(thresholds) == 1

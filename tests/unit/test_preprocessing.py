@@ -71,12 +71,15 @@ def test_split_is_deterministic_with_the_fixed_seed():
 
 def test_split_object_writes_both_parts(s3):
     frame = labelled(100, 30)
-    storage.write_parquet(s3, f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/validated.parquet", frame)
+    uri = storage.write_parquet(s3, f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/validated.parquet", frame)
 
-    out = preprocessing.split_object(s3, f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/validated.parquet", BUCKET, RUN_ID)
+    out = preprocessing.split_object(s3, {"validated_uri": uri, "numeric": ["x"], "categorical": []}, BUCKET, RUN_ID)
 
     prefix = f"s3://{BUCKET}/runs/{SAFE_RUN_ID}"
     assert out == {
+        "numeric": ["x"],
+        "categorical": [],
+        "dropped": [],
         "train_uri": f"{prefix}/data/train.parquet",
         "test_uri": f"{prefix}/data/test.parquet",
         "train_rows": 80,
@@ -88,6 +91,18 @@ def test_split_object_writes_both_parts(s3):
     pd.testing.assert_frame_equal(storage.read_parquet(s3, out["train_uri"]), expected_train)
     pd.testing.assert_frame_equal(storage.read_parquet(s3, out["test_uri"]), expected_test)
     assert len(all_keys(s3)) == 3
+
+
+def test_split_object_drops_the_leaking_column_when_asked(s3):
+    frame = labelled(100, 30).assign(duration=np.arange(100, dtype=float), job=["a", "b"] * 50)
+    uri = storage.write_parquet(s3, f"s3://{BUCKET}/v.parquet", frame)
+    validated = {"validated_uri": uri, "numeric": ["x", "duration"], "categorical": ["job"]}
+
+    out = preprocessing.split_object(s3, validated, BUCKET, RUN_ID, drop=["duration", "not_there", "y"])
+
+    assert (out["numeric"], out["categorical"], out["dropped"]) == (["x"], ["job"], ["duration"])
+    assert "duration" not in storage.read_parquet(s3, out["train_uri"]).columns
+    assert "duration" not in storage.read_parquet(s3, out["test_uri"]).columns
 
 
 def test_features_and_target_drops_row_id_and_y():

@@ -80,6 +80,8 @@ def test_library_versions_marks_a_missing_library(monkeypatch):
 def published(s3):
     test = held_out_frame()
     test_uri = storage.write_parquet(s3, f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/data/test.parquet", test)
+    train_uri = storage.write_parquet(s3, f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/data/train.parquet", test)
+    split = {"test_uri": test_uri, "train_uri": train_uri, "numeric": ["age", "p"], "categorical": [], "dropped": []}
     saved = storage.save_model(
         s3, f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/candidates/random_forest.joblib", ColumnProba("p")
     )
@@ -102,7 +104,7 @@ def published(s3):
         "categorical": [],
         "target_format": "yes/no",
     }
-    uris = reporting.publish_run(s3, BUCKET, RUN_ID, result, test_uri, validated)
+    uris = reporting.publish_run(s3, BUCKET, RUN_ID, result, split, validated)
     return {"s3": s3, "uris": uris, "result": result, "saved": saved, "validated": validated}
 
 
@@ -116,8 +118,11 @@ def test_publish_run_writes_every_artifact(published):
         "metrics_uri": f"{prefix}/metrics.json",
         "new_csv_uri": f"{prefix}/new.csv",
         "latest_new_csv_uri": f"s3://{BUCKET}/new.csv",
+        "profile_uri": f"{prefix}/profile.json",
         "predictions_rows": 4,
     }
+    profile = json.loads(get_body(s3, f"runs/{SAFE_RUN_ID}/profile.json"))
+    assert set(profile["columns"]) == {"age", "p"} and profile["rows"] == 4
     assert "new.csv" in all_keys(s3)
 
 
@@ -161,6 +166,7 @@ def test_publish_run_model_json_and_metrics_json(published):
         "rows": 20,
         "numeric": ["age", "p"],
         "categorical": [],
+        "dropped": [],
         "target_format": "yes/no",
     }
     assert model_json["libraries"]["scikit-learn"] == sklearn.__version__
@@ -173,11 +179,12 @@ def test_publish_run_model_json_and_metrics_json(published):
 
 def test_publish_run_refuses_a_tampered_candidate(s3):
     test_uri = storage.write_parquet(s3, f"s3://{BUCKET}/t.parquet", held_out_frame())
+    split = {"test_uri": test_uri, "train_uri": test_uri, "numeric": ["age", "p"], "categorical": [], "dropped": []}
     saved = storage.save_model(s3, f"s3://{BUCKET}/c.joblib", ColumnProba("p"))
     s3.put_object(Bucket=BUCKET, Key="c.joblib", Body=storage.dump_model(ColumnProba("age")))
     result = {"candidate_uri": saved["uri"], "sha256": saved["sha256"], "metrics": {"threshold": 0.5}}
 
     with pytest.raises(storage.IntegrityError):
-        reporting.publish_run(s3, BUCKET, RUN_ID, result, test_uri, {"target_format": "yes/no"})
+        reporting.publish_run(s3, BUCKET, RUN_ID, result, split, {"target_format": "yes/no"})
 
     assert all_keys(s3) == ["c.joblib", "t.parquet"]  # nothing was published

@@ -1,0 +1,126 @@
+"""
+### Bank marketing: daily scoring with the champion
+
+Scores the day's customers with the promoted model and publishes the predictions.
+
+1. **wait_for_customers**: waits for `s3://{bucket}/{input_key}` (default `scoring/{{ ds }}/customers.csv`:
+   the training data's columns, no `y`).
+2. **score**: loads the champion from `models/champion.json` (its pickle is verified against the recorded
+   sha256 before loading), labels every row at the champion's stored decision threshold and writes
+   `predictions.csv` beside the input (input columns, `probability`, `predicted`).
+3. **notify**: SNS message with the row count and the share predicted positive.
+
+Runs daily at 06:00 UTC and also whenever the training DAG promotes a new champion (an asset event on
+`models/champion.json`). A run started by that event scores the file of its own day.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+from airflow.sdk.exceptions import AirflowFailException
+from bank_marketing_airflow import (
+    AWS_CONN_ID,
+    CHAMPION_ASSET,
+    DEFAULT_TOPIC_ARN,
+    ParamTimeoutS3KeySensor,
+    alert_run_failure,
+    default_args,
+    input_key_template,
+    publish_sns,
+    s3_client,
+)
+
+from include.bank_marketing import notification
+from include.bank_marketing.layout import render_key
+
+# Asset-triggered runs have no logical date: they score the file of the day they run (run_after).
+INPUT_KEY = input_key_template(ds="ds if ds is defined else dag_run.run_after | ds")
+
+PARAMS = {
+    "bucket": Param(
+        "bank-ml",
+        type="string",
+        title="S3 bucket",
+        description="Bucket holding the champion (models/champion.json) and the customers file.",
+        pattern="^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        section="Data",
+    ),
+    "input_key": Param(
+        "scoring/{{ ds }}/customers.csv",
+        type="string",
+        title="Customers key",
+        description="Key of the customers CSV, rendered with the run's ds; predictions.csv is written beside it.",
+        minLength=1,
+        section="Data",
+    ),
+    "wait_timeout_seconds": Param(
+        6 * 3600,
+        type="integer",
+        title="Wait for the file (seconds)",
+        description="How long wait_for_customers waits before the run fails and alerts.",
+        minimum=10,
+        maximum=86400,
+        section="Data",
+    ),
+    "sns_topic_arn": Param(
+        DEFAULT_TOPIC_ARN,
+        type="string",
+        title="SNS topic ARN",
+        description="Topic that receives the scoring summary and any failure alert.",
+        pattern="^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$",
+        section="Notification",
+    ),
+}
+
+
+@dag(
+    dag_id="bank_marketing_scoring",
+    dag_display_name="Bank marketing: daily scoring",
+    description="Score the day's customers with the champion model and publish predictions.csv.",
+    doc_md=__doc__,
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 6 * * *", timezone="UTC"),
+        assets=CHAMPION_ASSET,
+    ),
+    start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,  # two scorings of the same day would write the same predictions.csv
+    tags=["ml", "bank-marketing", "s3", "sns", "scoring"],
+    params=PARAMS,
+    user_defined_macros={"render_key": render_key},
+    default_args=default_args(),
+    on_failure_callback=alert_run_failure,
+)
+def bank_marketing_scoring():
+    wait_for_customers = ParamTimeoutS3KeySensor(
+        task_id="wait_for_customers",
+        aws_conn_id=AWS_CONN_ID,
+        bucket_name="{{ params.bucket }}",
+        bucket_key=INPUT_KEY,
+        mode="reschedule",
+        timeout=6 * 3600,
+    )
+
+    @task(multiple_outputs=False)
+    def score(key: str, params=None) -> dict:
+        from include.bank_marketing import scoring, storage
+        from include.bank_marketing.validation import InputError
+
+        try:
+            return scoring.score_object(s3_client(), params["bucket"], key)
+        except (InputError, storage.IntegrityError) as exc:
+            raise AirflowFailException(str(exc)) from None  # bad file or tampered model: no retry
+
+    @task
+    def notify(result: dict, params=None) -> str:
+        subject, message = notification.scoring_report(result)
+        publish_sns(params["sns_topic_arn"], subject, message)
+        return subject
+
+    scored = score(INPUT_KEY)
+    wait_for_customers >> scored
+    notify(scored)
+
+
+bank_marketing_scoring()

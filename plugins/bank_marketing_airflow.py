@@ -1,0 +1,91 @@
+"""Airflow pieces shared by the project's DAGs: the AWS connection, the sensor, callbacks, defaults.
+
+Kept out of `include/` (whose logic has no Airflow imports) and out of `dags/` (DAG files only); Airflow
+puts the plugins folder on `sys.path`, so the DAG files import this module by name. Light at import time:
+no pandas or scikit-learn.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.hooks.sns import SnsHook
+from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
+from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+from airflow.sdk import Asset
+
+from include.bank_marketing import config, notification
+
+AWS_CONN_ID = "aws_default"
+DEFAULT_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:bank-ml-alerts"
+# The champion pointer of the default bucket: the training DAG's promote task emits events on it and the
+# scoring DAG is scheduled on them. (An asset is a fixed URI: a deployment using another bucket names its own.)
+CHAMPION_ASSET = Asset(uri="s3://bank-ml/models/champion.json", name="bank_ml_champion")
+
+
+def input_key_template(ds: str = "ds if ds is defined else none") -> str:
+    """Jinja for a key Param rendered with the run's variables by ``layout.render_key``.
+
+    ``ds`` is absent on runs without a logical date: by default render_key then names it instead of producing
+    "None"; a DAG run by asset events passes another expression (e.g. its run_after date).
+    """
+    return (
+        f"{{{{ render_key(params.input_key, ds={ds}, "
+        "ds_nodash=ds_nodash if ds_nodash is defined else none, run_id=run_id) }}"
+    )
+
+
+class ParamTimeoutS3KeySensor(S3KeySensor):
+    """S3KeySensor whose timeout comes from the run's `wait_timeout_seconds` Param (a form field)."""
+
+    def execute(self, context):
+        self.timeout = float(context["params"]["wait_timeout_seconds"])
+        # Poke about a dozen times within the timeout, at least every 5 s and at most every 5 min.
+        self.poke_interval = min(300.0, max(5.0, self.timeout / 12))
+        return super().execute(context)
+
+
+def s3_client():
+    """boto3 S3 client of the AWS connection (its extra endpoint_url points at LocalStack or moto)."""
+    return S3Hook(aws_conn_id=AWS_CONN_ID).get_conn()
+
+
+def publish_sns(topic_arn: str, subject: str, message: str) -> None:
+    """Publish one SNS message through the AWS connection."""
+    SnsHook(aws_conn_id=AWS_CONN_ID).publish_to_target(target_arn=topic_arn, message=message, subject=subject)
+
+
+def alert_run_failure(context) -> None:
+    """DAG-level failure alert over SNS, naming the failed task.
+
+    A plain callable rather than SnsNotifier: in Airflow 3.3 a notifier given to a DAG-level callback
+    cannot render its templates under `airflow dags test` (apache/airflow#64649).
+    """
+    ti = context.get("ti")
+    params = context.get("params") or {}
+    subject, message = notification.run_failure(
+        dag_id=context["dag"].dag_id,
+        run_id=context.get("run_id", "unknown"),
+        reason=context.get("reason", "failure"),
+        task_id=getattr(ti, "task_id", None),
+        log_url=getattr(ti, "log_url", None),
+    )
+    publish_sns(params.get("sns_topic_arn") or DEFAULT_TOPIC_ARN, subject, message)
+
+
+def default_args() -> dict:
+    """Task defaults: owner, retries with exponential backoff, an SNS alert with the error on final failure."""
+    return {
+        "owner": "ml-platform",
+        "retries": config.RETRIES,
+        "retry_delay": timedelta(seconds=config.RETRY_DELAY_SECONDS),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+        "on_failure_callback": SnsNotifier(
+            aws_conn_id=AWS_CONN_ID,
+            target_arn="{{ params.sns_topic_arn }}",
+            subject=notification.TASK_FAILURE_SUBJECT,
+            message=notification.TASK_FAILURE_MESSAGE,
+        ),
+    }
