@@ -107,9 +107,7 @@ def test_parsing_imports_no_heavy_libraries(dag_file):
         f"runpy.run_path({str(ROOT / 'dags' / dag_file)!r}); "
         f"print(json.dumps([m for m in {list(HEAVY_MODULES)!r} if m in sys.modules]))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=_env()
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=_env())
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
