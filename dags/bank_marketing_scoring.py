@@ -20,15 +20,14 @@ import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 from bank_marketing_airflow import (
-    AWS_CONN_ID,
     CHAMPION_ASSET,
-    DEFAULT_TOPIC_ARN,
-    ParamTimeoutS3KeySensor,
     alert_run_failure,
     default_args,
     input_key_template,
     publish_sns,
     s3_client,
+    shared_params,
+    wait_for_file,
 )
 
 from include.bank_marketing import notification
@@ -38,13 +37,8 @@ from include.bank_marketing.layout import render_key
 INPUT_KEY = input_key_template(ds="ds if ds is defined else dag_run.run_after | ds")
 
 PARAMS = {
-    "bucket": Param(
-        "bank-ml",
-        type="string",
-        title="S3 bucket",
-        description="Bucket holding the champion (models/champion.json) and the customers file.",
-        pattern="^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
-        section="Data",
+    **shared_params(
+        "the champion (models/champion.json) and the customers file", "wait_for_customers", "the scoring summary"
     ),
     "input_key": Param(
         "scoring/{{ ds }}/customers.csv",
@@ -53,23 +47,6 @@ PARAMS = {
         description="Key of the customers CSV, rendered with the run's ds; predictions.csv is written beside it.",
         minLength=1,
         section="Data",
-    ),
-    "wait_timeout_seconds": Param(
-        6 * 3600,
-        type="integer",
-        title="Wait for the file (seconds)",
-        description="How long wait_for_customers waits before the run fails and alerts.",
-        minimum=10,
-        maximum=86400,
-        section="Data",
-    ),
-    "sns_topic_arn": Param(
-        DEFAULT_TOPIC_ARN,
-        type="string",
-        title="SNS topic ARN",
-        description="Topic that receives the scoring summary and any failure alert.",
-        pattern="^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$",
-        section="Notification",
     ),
 }
 
@@ -93,14 +70,7 @@ PARAMS = {
     on_failure_callback=alert_run_failure,
 )
 def bank_marketing_scoring():
-    wait_for_customers = ParamTimeoutS3KeySensor(
-        task_id="wait_for_customers",
-        aws_conn_id=AWS_CONN_ID,
-        bucket_name="{{ params.bucket }}",
-        bucket_key=INPUT_KEY,
-        mode="reschedule",
-        timeout=6 * 3600,
-    )
+    wait_for_customers = wait_for_file("wait_for_customers", INPUT_KEY)
 
     @task(multiple_outputs=False)
     def score(key: str, params=None) -> dict:

@@ -29,15 +29,14 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from bank_marketing_airflow import (
-    AWS_CONN_ID,
     CHAMPION_ASSET,
-    DEFAULT_TOPIC_ARN,
-    ParamTimeoutS3KeySensor,
     alert_run_failure,
     default_args,
     input_key_template,
     publish_sns,
     s3_client,
+    shared_params,
+    wait_for_file,
 )
 
 # Only the light modules at parse time; pandas and scikit-learn are imported inside the tasks.
@@ -55,13 +54,10 @@ BASELINE_TITLES = {
 }
 
 PARAMS = {
-    "bucket": Param(
-        "bank-ml",
-        type="string",
-        title="S3 bucket",
-        description="Bucket holding the input; the run's artifacts are written under runs/{run_id}/ in it.",
-        pattern="^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
-        section="Data",
+    **shared_params(
+        "the input; the run's artifacts go under runs/{run_id}/ and the champion under models/",
+        "wait_for_data",
+        "the run's scores",
     ),
     "input_key": Param(
         "banking.csv",
@@ -71,23 +67,6 @@ PARAMS = {
         "with the run's ds, ds_nodash and run_id, e.g. raw/{{ ds }}/banking.csv.",
         minLength=1,
         section="Data",
-    ),
-    "wait_timeout_seconds": Param(
-        config.WAIT_TIMEOUT_SECONDS,
-        type="integer",
-        title="Wait for the input (seconds)",
-        description="How long wait_for_data waits for the input before the run fails and alerts.",
-        minimum=10,
-        maximum=86400,
-        section="Data",
-    ),
-    "sns_topic_arn": Param(
-        DEFAULT_TOPIC_ARN,
-        type="string",
-        title="SNS topic ARN",
-        description="Topic that receives the run's scores and any failure alert.",
-        pattern="^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$",
-        section="Notification",
     ),
     "model_families": Param(
         list(config.FAMILIES),
@@ -186,14 +165,7 @@ def _decision(ti) -> dict:
     on_failure_callback=alert_run_failure,
 )
 def bank_marketing_training():
-    wait_for_data = ParamTimeoutS3KeySensor(
-        task_id="wait_for_data",
-        aws_conn_id=AWS_CONN_ID,
-        bucket_name="{{ params.bucket }}",
-        bucket_key=INPUT_KEY,
-        mode="reschedule",  # frees the worker slot between pokes
-        timeout=config.WAIT_TIMEOUT_SECONDS,
-    )
+    wait_for_data = wait_for_file("wait_for_data", INPUT_KEY)
 
     # multiple_outputs=False: one XCom holding the small dict, not one XCom per key.
     @task(multiple_outputs=False)

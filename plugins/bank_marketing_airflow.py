@@ -13,7 +13,7 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.hooks.sns import SnsHook
 from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
-from airflow.sdk import Asset
+from airflow.sdk import Asset, Param
 
 from include.bank_marketing import config, notification
 
@@ -44,6 +44,19 @@ class ParamTimeoutS3KeySensor(S3KeySensor):
         # Poke about a dozen times within the timeout, at least every 5 s and at most every 5 min.
         self.poke_interval = min(300.0, max(5.0, self.timeout / 12))
         return super().execute(context)
+
+
+def wait_for_file(task_id: str, key_template: str) -> ParamTimeoutS3KeySensor:
+    """The sensor both DAGs start with: the key in ``params.bucket``, in reschedule mode (frees the worker
+    slot between pokes), for ``wait_timeout_seconds``."""
+    return ParamTimeoutS3KeySensor(
+        task_id=task_id,
+        aws_conn_id=AWS_CONN_ID,
+        bucket_name="{{ params.bucket }}",
+        bucket_key=key_template,
+        mode="reschedule",
+        timeout=config.WAIT_TIMEOUT_SECONDS,
+    )
 
 
 def s3_client():
@@ -87,5 +100,36 @@ def default_args() -> dict:
             target_arn="{{ params.sns_topic_arn }}",
             subject=notification.TASK_FAILURE_SUBJECT,
             message=notification.TASK_FAILURE_MESSAGE,
+        ),
+    }
+
+
+def shared_params(bucket_holds: str, sensor_task: str, topic_receives: str) -> dict[str, Param]:
+    """The Params both DAGs' trigger forms have: bucket, how long the sensor waits, and the SNS topic."""
+    return {
+        "bucket": Param(
+            "bank-ml",
+            type="string",
+            title="S3 bucket",
+            description=f"Bucket holding {bucket_holds}.",
+            pattern="^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+            section="Data",
+        ),
+        "wait_timeout_seconds": Param(
+            config.WAIT_TIMEOUT_SECONDS,
+            type="integer",
+            title="Wait for the file (seconds)",
+            description=f"How long {sensor_task} waits for the file before the run fails and alerts.",
+            minimum=10,
+            maximum=86400,
+            section="Data",
+        ),
+        "sns_topic_arn": Param(
+            DEFAULT_TOPIC_ARN,
+            type="string",
+            title="SNS topic ARN",
+            description=f"Topic that receives {topic_receives} and any failure alert.",
+            pattern="^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$",
+            section="Notification",
         ),
     }
