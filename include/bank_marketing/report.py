@@ -313,21 +313,28 @@ def _threshold(value: Any) -> str:
 def _checks(context: dict) -> tuple[list[dict[str, Any]], str]:
     """One row per metric (values at 0.5 and at the threshold, baseline, passed) and the verdict.
 
-    PASS only if every metric with a baseline reaches it at the chosen threshold; a metric that is missing
-    (or NaN) cannot show that it does, so it counts as below.
+    PASS only if every metric with a baseline reaches it at threshold 0.5, where the baselines were measured
+    (the pipeline's own verdict, in metrics.json and the SNS message, is taken the same way); a metric that is
+    missing (or NaN) cannot show that it does, so it counts as below.
     """
     metrics = context.get("metrics") or {}
     at_half = metrics.get("at_0_5") or {}
     at_t = metrics.get("at_threshold") or {}
     baselines = context.get("baselines") or {}
-    names = [n for n in config.METRICS if n in at_t or n in baselines]
-    names += [n for n in at_t if n not in names and n in baselines]  # metrics this version does not list yet
+    names = [n for n in config.METRICS if n in at_half or n in baselines]
+    names += [n for n in at_half if n not in names and n in baselines]  # metrics this version does not list yet
     rows = []
     for name in names:
-        value, baseline = at_t.get(name), baselines.get(name)
-        passed = None if not _is_number(baseline) else _is_number(value) and value >= baseline
+        baseline = baselines.get(name)
+        passed = None if not _is_number(baseline) else _is_number(at_half.get(name)) and at_half[name] >= baseline
         rows.append(
-            {"name": name, "at_half": at_half.get(name), "value": value, "baseline": baseline, "passed": passed}
+            {
+                "name": name,
+                "at_half": at_half.get(name),
+                "value": at_t.get(name),
+                "baseline": baseline,
+                "passed": passed,
+            }
         )
     checked = [r for r in rows if r["passed"] is not None]
     verdict = PASS if checked and all(r["passed"] for r in checked) else BELOW_BASELINE
@@ -336,9 +343,9 @@ def _checks(context: dict) -> tuple[list[dict[str, Any]], str]:
 
 def _verdict_sentence(verdict: str, threshold: Any) -> str:
     if verdict == PASS:
-        text = "Every test metric at the chosen threshold reaches its baseline."
+        text = "Every test metric at threshold 0.5, where the baselines were measured, reaches its baseline."
     else:
-        text = "At least one test metric at the chosen threshold is below its baseline (see the table)."
+        text = "At least one test metric at threshold 0.5 is below its baseline (see the table)."
     return f"<p>{_e(text)} Decision threshold: <strong>{_threshold(threshold)}</strong>.</p>"
 
 
@@ -378,8 +385,9 @@ def _metrics_section(rows: list[dict[str, Any]], threshold: Any) -> str:
         )
     out.append("</table>")
     out.append(
-        "<p>The baselines are what the original lab's recipe reaches on the same kind of split; "
-        "the verdict compares the column at the chosen threshold with them.</p>"
+        "<p>The baselines are what the original lab's recipe reaches on the same kind of split at threshold "
+        "0.5; the verdict compares the 0.5 column with them. The chosen threshold (maximum F1 on training "
+        "folds) is the operating point: new.csv and the scoring DAG label at it.</p>"
     )
     return "\n".join(out)
 
