@@ -10,13 +10,18 @@ Retrains, checks and publishes the term-deposit propensity model on the UCI Bank
 3. **preprocess**: stratified 80/20 split (fixed seed), written to S3 as Parquet.
 4. **train**: one mapped task per model family, `GridSearchCV` scored by ROC AUC.
 5. **evaluate**: best family by CV AUC, scored on the held-out 20 % and compared with the baselines.
-6. **publish**: `model.joblib`, `model.json`, `metrics.json` and `new.csv` under `runs/{run_id}/`,
-   and `new.csv` at the bucket's root, as the original lab wrote it.
-7. **choose_path** (branch): **promote** the model to `models/champion.json` if it passes the baselines and
+6. **publish**: `model.joblib`, `model.json` (with the decision threshold chosen on training folds),
+   `metrics.json`, `profile.json` and `new.csv` under `runs/{run_id}/`, and `new.csv` at the bucket's root,
+   as the original lab wrote it.
+7. **check_drift** (beside training): the incoming file against the champion's training profile (PSI per
+   column, unseen categories) in `drift.json`.
+8. **choose_path** (branch): **promote** the model to `models/champion.json` if it passes the baselines and
    beats the champion, re-scored on the same test rows, by `promotion_margin`; else **keep_champion**.
    Each run's decision is recorded under `models/history/`.
-8. **notify**: SNS message with the verdict, the promotion decision, every metric beside its baseline and
-   the artifact URIs.
+9. **build_report**: ROC, precision-recall, confusion-matrix and grid-search charts and a self-contained
+   `report.html`.
+10. **notify**: SNS message with the verdict, the promotion decision, every metric beside its baseline, the
+   drift summary, the report's link and the artifact URIs.
 
 XCom carries only S3 URIs and small JSON; all logic lives in `include/bank_marketing/`.
 """
