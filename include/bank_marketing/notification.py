@@ -31,9 +31,7 @@ def metrics_table(checks: dict[str, dict[str, Any]]) -> str:
 
 
 def _threshold_lines(evaluation: dict[str, Any]) -> list[str]:
-    at = evaluation.get("metrics_at_threshold")
-    if not at or "threshold" not in evaluation:
-        return []
+    at = evaluation["metrics_at_threshold"]
     return [
         f"At the chosen threshold {evaluation['threshold']:.4f} (max F1 on training folds): F1 {at['f1']:.4f}, "
         f"precision {at['precision']:.4f}, recall {at['recall']:.4f}, accuracy {at['accuracy']:.4f}",

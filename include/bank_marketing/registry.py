@@ -163,7 +163,7 @@ def promote(
             "profile_uri": artifacts.get("profile_uri"),
             "sha256": evaluation["sha256"],
             "family": evaluation["family"],
-            "threshold": evaluation.get("threshold", evaluation["metrics"]["threshold"]),
+            "threshold": evaluation["threshold"],
             "metrics": {k: evaluation["metrics"][k] for k in ("auc", "f1", "precision", "recall", "accuracy")},
             "reason": decision["reason"],
             "previous_run_id": current["run_id"] if current else None,

@@ -58,7 +58,7 @@ def publish_run(
     test = storage.read_parquet(s3, split["test_uri"])
     x, _ = features_and_target(test)
     proba = model.predict_proba(x)[:, 1]
-    threshold = evaluation.get("threshold", evaluation["metrics"]["threshold"])  # the chosen operating point
+    threshold = evaluation["threshold"]  # the chosen operating point
     csv_bytes = predictions_frame(test, proba, threshold, validated["target_format"]).to_csv(index=False).encode()
 
     uris = {
@@ -96,9 +96,7 @@ def publish_run(
             "cv_auc": evaluation["cv_auc"],
             "threshold": threshold,
             "metrics": {k: evaluation["metrics"][k] for k in config.METRICS},
-            "metrics_at_threshold": {
-                k: evaluation.get("metrics_at_threshold", evaluation["metrics"])[k] for k in config.METRICS
-            },
+            "metrics_at_threshold": {k: evaluation["metrics_at_threshold"][k] for k in config.METRICS},
             "baselines": {k: c["baseline"] for k, c in evaluation["checks"].items()},
             "verdict": evaluation["verdict"],
             "model_uri": uris["model_uri"],
@@ -155,8 +153,8 @@ def build_report(
     model = storage.load_model(s3, artifacts["model_uri"], evaluation["sha256"])
     test = storage.read_parquet(s3, split["test_uri"])
     x, y = features_and_target(test)
-    threshold = evaluation.get("threshold", 0.5)
-    at_threshold = evaluation.get("metrics_at_threshold", evaluation["metrics"])
+    threshold = evaluation["threshold"]
+    at_threshold = evaluation["metrics_at_threshold"]
     grid = [
         {"family": c["family"], "params": g["params"], "cv_auc": g["cv_auc"]}
         for c in candidates

@@ -40,6 +40,8 @@ def make_evaluation(metrics: dict[str, float], family: str = "hist_gradient_boos
             "rows": 9043,
             "confusion_matrix": {"tn": 7800, "fp": 185, "fn": 560, "tp": 498},
         },
+        "threshold": 0.3,
+        "metrics_at_threshold": {**metrics, "threshold": 0.3},
         "checks": checks,
         "verdict": "PASS" if all(c["passed"] for c in checks.values()) else "BELOW_BASELINE",
         "leaderboard": [

@@ -29,6 +29,7 @@ def _setup_model(s3, run_id: str, column: str, auc: float, verdict: str = "PASS"
     metrics = {"auc": auc, "f1": 0.6, "precision": 0.6, "recall": 0.6, "accuracy": 0.9, "threshold": 0.5}
     checks = evaluation.compare_with_baselines(metrics, config.BASELINES)["checks"]
     result = {"family": "random_forest", "sha256": saved["sha256"], "metrics": metrics, "checks": checks}
+    result.update(threshold=0.3, metrics_at_threshold={**metrics, "threshold": 0.3})
     result["verdict"] = verdict
     artifacts = {"model_uri": saved["uri"], "model_json_uri": f"s3://{BUCKET}/runs/{run_id}/model.json"}
     return result, artifacts

@@ -93,6 +93,8 @@ def published(s3):
         "candidate_uri": saved["uri"],
         "sha256": saved["sha256"],
         "metrics": metrics,
+        "threshold": 0.5,
+        "metrics_at_threshold": metrics,
         **evaluation.compare_with_baselines(metrics, config.BASELINES),
         "leaderboard": [{"family": "random_forest", "cv_auc": 0.91, "fit_seconds": 1.0}],
     }
@@ -182,7 +184,7 @@ def test_publish_run_refuses_a_tampered_candidate(s3):
     split = {"test_uri": test_uri, "train_uri": test_uri, "numeric": ["age", "p"], "categorical": [], "dropped": []}
     saved = storage.save_model(s3, f"s3://{BUCKET}/c.joblib", ColumnProba("p"))
     s3.put_object(Bucket=BUCKET, Key="c.joblib", Body=storage.dump_model(ColumnProba("age")))
-    result = {"candidate_uri": saved["uri"], "sha256": saved["sha256"], "metrics": {"threshold": 0.5}}
+    result = {"candidate_uri": saved["uri"], "sha256": saved["sha256"], "threshold": 0.5}
 
     with pytest.raises(storage.IntegrityError):
         reporting.publish_run(s3, BUCKET, RUN_ID, result, split, {"target_format": "yes/no"})
