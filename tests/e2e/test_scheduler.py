@@ -8,17 +8,15 @@ import itertools
 import json
 import os
 import signal
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from include.bank_marketing import storage
 from include.bank_marketing.layout import CHAMPION_KEY
-from scripts import local_aws
+from scripts import airflow_api, local_aws
 
 pytestmark = pytest.mark.e2e
 
@@ -29,82 +27,13 @@ BUCKET = "backfill"
 CONF = {"bucket": BUCKET, "input_key": "raw/{{ ds }}/banking.csv", "model_families": ["logistic_regression"]}
 
 
-class Api:
-    """The few REST calls the tests need (no login: SIMPLE_AUTH_MANAGER_ALL_ADMINS, local only)."""
-
-    def __init__(self, base: str) -> None:
-        self.base = f"{base}/api/v2"
-
-    def get(self, path: str, **params):
-        response = requests.get(f"{self.base}{path}", params=params, timeout=30)
-        response.raise_for_status()
-        return response.json()
-
-    def send(self, method: str, path: str, body: dict):
-        response = requests.request(method, f"{self.base}{path}", json=body, timeout=30)
-        assert response.ok, f"{method} {path}: {response.status_code} {response.text}"
-        return response.json()
-
-    def runs(self) -> list[dict]:
-        return self.get(f"/dags/{DAG}/dagRuns", limit=100)["dag_runs"]
-
-    def task_instances(self, run_id: str) -> list[dict]:
-        return self.get(f"/dags/{DAG}/dagRuns/{run_id}/taskInstances", limit=100)["task_instances"]
-
-    def wait_for_runs(self, run_ids, timeout: float = 600) -> dict[str, dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            runs = {r["dag_run_id"]: r for r in self.runs() if r["dag_run_id"] in run_ids}
-            if len(runs) == len(run_ids) and all(r["state"] in ("success", "failed") for r in runs.values()):
-                return runs
-            time.sleep(2)
-        raise AssertionError(
-            f"runs did not finish in {timeout} s: {[(r['dag_run_id'], r['state']) for r in runs.values()]}"
-        )
-
-
 @pytest.fixture(scope="module")
 def scheduler(aws):
     """`airflow standalone` on a free port with its own AIRFLOW_HOME, the DAG unpaused and nothing else running."""
     home = Path(tempfile.mkdtemp(prefix="bank-ml-standalone-"))
-    port = local_aws.free_port()
-    env = local_aws.standalone_env(aws.connection(), home, port)
-    env["BANK_ML_RETRY_DELAY_SECONDS"] = "5"
-    log = (home / "standalone.log").open("w")
-    process = subprocess.Popen(
-        [str(Path(local_aws.sys.executable).parent / "airflow"), "standalone"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, so teardown stops every component
-    )
-    api = Api(f"http://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert process.poll() is None, (home / "standalone.log").read_text()[-3000:]
-            try:
-                if api.get(f"/dags/{DAG}")["dag_id"] == DAG:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "airflow standalone did not come up"
-            time.sleep(2)
-        api.send("PATCH", f"/dags/{DAG}", {"is_paused": False})
-        # Unpausing schedules the latest daily interval with default Params; it is not part of these tests.
-        time.sleep(5)
-        for run in api.runs():
-            if run["run_type"] == "scheduled":
-                api.send("PATCH", f"/dags/{DAG}/dagRuns/{run['dag_run_id']}", {"state": "success"})
-        api.home = home
+    with airflow_api.standalone(aws.connection(), home, {"BANK_ML_RETRY_DELAY_SECONDS": "5"}) as api:
+        api.unpause_without_catchup_run()
         yield api
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
 
 
 def _objects(s3, prefix: str) -> dict[str, object]:
