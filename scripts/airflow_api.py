@@ -15,6 +15,7 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
 from scripts import local_aws
@@ -89,39 +90,33 @@ class Api:
         )
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes of process group ``pgid``, read from ``/proc`` (Linux)."""
+def _session_members(sid: int) -> list[int]:
+    """Pids of every live process in session ``sid``: all that a ``start_new_session`` child started,
+    including helpers that moved to their own process group (joblib's loky workers do)."""
     members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ")".
-            state, _ppid, pgrp = stat.read_text().rpartition(")")[2].split()[:3]
-            if int(pgrp) == pgid and state != "Z":
-                members.append(int(stat.parent.name))
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            # A zombie is already dead; it only waits for its parent (or init) to reap it.
+            if os.getsid(proc.pid) == sid and proc.status() != psutil.STATUS_ZOMBIE:
+                members.append(proc.pid)
     return members
 
 
-def stop_group(process: subprocess.Popen, timeout: float = 30, *, whole_group: bool = False) -> None:
-    """SIGTERM ``process``'s whole process group (it was started with ``start_new_session``), then SIGKILL.
-
-    With ``whole_group``, also wait for the group's other members, which may outlive the leader (a log server,
-    a task's supervisor), and SIGKILL those still there after ``timeout``, so nothing is left behind.
-    """
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
+def stop_group(process: subprocess.Popen, timeout: float = 30) -> None:
+    """Stop ``process`` (started with ``start_new_session``) and everything in its session: SIGTERM, then
+    SIGKILL whatever is still there after ``timeout`` seconds."""
+    for pid in _session_members(process.pid):
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    if whole_group:
-        deadline = time.monotonic() + timeout
-        while (members := group_members(process.pid)) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if members:  # only then: an empty group's id may already belong to someone else
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while (left := _session_members(process.pid)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait()
 
 
 @contextlib.contextmanager
