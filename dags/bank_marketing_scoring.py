@@ -36,10 +36,12 @@ from include.bank_marketing.layout import render_key
 # Asset-triggered runs have no logical date: they score the file of the day they run (run_after).
 INPUT_KEY = input_key_template(ds="ds if ds is defined else dag_run.run_after | ds")
 
+SHARED_PARAMS = shared_params(
+    "the champion (models/champion.json) and the customers file", "wait_for_customers", "the scoring summary"
+)
+# The form shows sections in the order of their first Param: Data first, Notification last.
 PARAMS = {
-    **shared_params(
-        "the champion (models/champion.json) and the customers file", "wait_for_customers", "the scoring summary"
-    ),
+    "bucket": SHARED_PARAMS["bucket"],
     "input_key": Param(
         "scoring/{{ ds }}/customers.csv",
         type="string",
@@ -48,6 +50,8 @@ PARAMS = {
         minLength=1,
         section="Data",
     ),
+    "wait_timeout_seconds": SHARED_PARAMS["wait_timeout_seconds"],
+    "sns_topic_arn": SHARED_PARAMS["sns_topic_arn"],
 }
 
 

@@ -58,12 +58,14 @@ BASELINE_TITLES = {
     "accuracy": "Accuracy",
 }
 
+SHARED_PARAMS = shared_params(
+    "the input; the run's artifacts go under runs/{run_id}/ and the champion under models/",
+    "wait_for_data",
+    "the run's scores",
+)
+# The form shows sections in the order of their first Param: Data first, Notification last.
 PARAMS = {
-    **shared_params(
-        "the input; the run's artifacts go under runs/{run_id}/ and the champion under models/",
-        "wait_for_data",
-        "the run's scores",
-    ),
+    "bucket": SHARED_PARAMS["bucket"],
     "input_key": Param(
         "banking.csv",
         type="string",
@@ -73,6 +75,7 @@ PARAMS = {
         minLength=1,
         section="Data",
     ),
+    "wait_timeout_seconds": SHARED_PARAMS["wait_timeout_seconds"],
     "model_families": Param(
         list(config.FAMILIES),
         type="array",
@@ -104,7 +107,7 @@ PARAMS = {
     ),
     "param_grids": Param(
         {},
-        type="object",
+        type=["object", "null"],  # optional: the form marks a field required unless it may be null
         title="Grid overrides",
         description="Optional JSON replacing a family's default grid, e.g. "
         '{"logistic_regression": {"C": [0.5, 5.0]}}. Keys are estimator parameters, values lists.',
@@ -143,6 +146,7 @@ PARAMS = {
         )
         for name, value in config.BASELINES.items()
     },
+    "sns_topic_arn": SHARED_PARAMS["sns_topic_arn"],
 }
 
 
