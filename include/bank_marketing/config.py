@@ -25,8 +25,10 @@ MAX_INPUT_BYTES = 1024**3
 RANDOM_STATE = 0
 TEST_SIZE = 0.2
 DEFAULT_CV_FOLDS = 3
-# -1 uses every core of the worker; a worker that runs several training tasks at once should lower it.
-N_JOBS = -1
+# Parallel fits of the grid search and of the threshold's folds. -1: every core the worker may use (joblib
+# counts the CPU affinity and cgroup quota, so a container's limit is respected). A worker that runs several
+# training tasks at once should set BANK_ML_N_JOBS to its cores divided by its task slots.
+N_JOBS = int(os.environ.get("BANK_ML_N_JOBS", "-1"))
 
 # Task retries: RETRIES more tries, the first after RETRY_DELAY_SECONDS, doubling up to 10 minutes.
 # BANK_ML_RETRY_DELAY_SECONDS shortens the delay for fault-injection tests (read when the DAG file is parsed).

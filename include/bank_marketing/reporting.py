@@ -11,7 +11,6 @@ import pandas as pd
 
 from include.bank_marketing import config, drift, storage
 from include.bank_marketing.layout import LATEST_PREDICTIONS_KEY, parse_s3_uri, run_key, s3_uri
-from include.bank_marketing.preprocessing import features_and_target
 
 LIBRARIES = ("scikit-learn", "pandas", "numpy", "joblib", "pyarrow")
 
@@ -49,15 +48,16 @@ def publish_run(
 ) -> dict[str, Any]:
     """Write the run's artifacts under ``runs/{run_id}/`` and the lab's ``new.csv``; return their URIs.
 
-    The candidate pickle is verified (sha256) before it is loaded to score the test rows, then its very
-    bytes are published as ``model.joblib``; ``model.json`` is written last, so a reader that finds it can
-    trust the model beside it is complete.
+    The candidate pickle's bytes are verified (sha256) and published as ``model.joblib`` as they are (not
+    unpickled: evaluation already scored the test rows with it); ``model.json`` is written last, so a reader
+    that finds it can trust the model beside it is complete.
     """
-    data = storage.read_bytes(s3, evaluation["candidate_uri"])
-    model = storage.load_model_bytes(data, evaluation["sha256"], source=evaluation["candidate_uri"])
+    data = storage.verify_bytes(
+        storage.read_bytes(s3, evaluation["candidate_uri"]), evaluation["sha256"], evaluation["candidate_uri"],
+        action="publish",
+    )  # fmt: skip
     test = storage.read_parquet(s3, split["test_uri"])
-    x, _ = features_and_target(test)
-    proba = model.predict_proba(x)[:, 1]
+    proba = _test_probabilities(s3, evaluation, test[config.ROW_ID])
     threshold = evaluation["threshold"]  # the chosen operating point
     csv_bytes = predictions_frame(test, proba, threshold, validated["target_format"]).to_csv(index=False).encode()
 
@@ -117,6 +117,19 @@ def publish_run(
     return {**uris, "predictions_rows": len(test)}
 
 
+def evaluation_scores(s3: Any, evaluation: dict[str, Any]) -> pd.DataFrame:
+    """The winning model's test scores (``row_id``, ``y``, ``probability``) written by evaluation."""
+    return storage.read_parquet(s3, evaluation["scores_uri"])
+
+
+def _test_probabilities(s3: Any, evaluation: dict[str, Any], row_ids: pd.Series) -> Any:
+    """The scores' probabilities in the order of ``row_ids``, checked to be the same rows."""
+    scores = evaluation_scores(s3, evaluation)
+    if not scores[config.ROW_ID].equals(row_ids.reset_index(drop=True)):
+        raise ValueError(f"{evaluation['scores_uri']} does not score the rows of the test split, in their order")
+    return scores["probability"].to_numpy()
+
+
 PRESIGN_SECONDS = 7 * 24 * 3600  # links in the report and the alert stay valid for a week
 
 
@@ -150,9 +163,8 @@ def build_report(
     """
     from include.bank_marketing import report
 
-    model = storage.load_model(s3, artifacts["model_uri"], evaluation["sha256"])
-    test = storage.read_parquet(s3, split["test_uri"])
-    x, y = features_and_target(test)
+    scores = evaluation_scores(s3, evaluation)
+    y, proba = scores[config.TARGET], scores["probability"].to_numpy()
     threshold = evaluation["threshold"]
     at_threshold = evaluation["metrics_at_threshold"]
     grid = [
@@ -160,7 +172,7 @@ def build_report(
         for c in candidates
         for g in c.get("grid_results", [])
     ]
-    images = report.charts(y, model.predict_proba(x)[:, 1], threshold, grid)
+    images = report.charts(y, proba, threshold, grid)
     chart_uris = {
         name: storage.write_bytes(s3, s3_uri(bucket, run_key(run_id, name)), data, "image/png")
         for name, data in images.items()

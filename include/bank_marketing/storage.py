@@ -93,16 +93,21 @@ def save_model(s3: Any, uri: str, model: Any) -> dict[str, Any]:
     return {"uri": uri, "sha256": sha256_hex(data), "bytes": len(data)}
 
 
+def verify_bytes(data: bytes, expected_sha256: str, source: str = "model", action: str = "load") -> bytes:
+    """``data`` itself if its sha256 equals ``expected_sha256``; else ``IntegrityError`` naming both values."""
+    actual = sha256_hex(data)
+    if actual != expected_sha256:
+        raise IntegrityError(
+            f"refusing to {action} {source}: sha256 {actual} does not match the recorded {expected_sha256}"
+        )
+    return data
+
+
 def load_model_bytes(data: bytes, expected_sha256: str, source: str = "model") -> Any:
     """``joblib.load`` ``data`` only if its sha256 equals ``expected_sha256`` (a pickle is code)."""
     import joblib
 
-    actual = sha256_hex(data)
-    if actual != expected_sha256:
-        raise IntegrityError(
-            f"refusing to load {source}: sha256 {actual} does not match the recorded {expected_sha256}"
-        )
-    return joblib.load(io.BytesIO(data))
+    return joblib.load(io.BytesIO(verify_bytes(data, expected_sha256, source)))
 
 
 def load_model(s3: Any, uri: str, expected_sha256: str) -> Any:
@@ -123,6 +128,7 @@ __all__ = [
     "s3_uri",
     "save_model",
     "sha256_hex",
+    "verify_bytes",
     "write_bytes",
     "write_json",
     "write_parquet",

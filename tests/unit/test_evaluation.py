@@ -185,6 +185,12 @@ def test_evaluate_candidates_scores_the_best_candidate(s3):
     assert {k: result[k] for k in ("best_params", "cv_auc")} == {"best_params": {"max_depth": 3}, "cv_auc": 0.9}
     assert result["candidate_uri"] == good["uri"]
     assert result["sha256"] == good["sha256"]
+    # The winner's test scores, once, beside the split: publish and the report read these.
+    assert result["scores_uri"] == f"s3://{BUCKET}/runs/r/data/test_scores.parquet"
+    scores = storage.read_parquet(s3, result["scores_uri"])
+    assert scores["row_id"].tolist() == list(range(1, 11))
+    assert scores["y"].tolist() == Y
+    assert scores["probability"].tolist() == list(P)
     expected = evaluation.score(Y, P)
     assert result["metrics"] == expected
     assert result["checks"] == evaluation.compare_with_baselines(expected, config.BASELINES)["checks"]

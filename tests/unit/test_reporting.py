@@ -86,12 +86,16 @@ def published(s3):
         s3, f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/candidates/random_forest.joblib", ColumnProba("p")
     )
     metrics = evaluation.score(test["y"], PROBA)
+    # As evaluate_candidates leaves them: the candidate's test scores beside the split.
+    scores = test[["row_id", "y"]].assign(probability=PROBA)
+    scores_uri = storage.write_parquet(s3, evaluation.scores_uri_for(test_uri), scores)
     result = {
         "family": "random_forest",
         "best_params": {"max_depth": 12},
         "cv_auc": 0.91,
         "candidate_uri": saved["uri"],
         "sha256": saved["sha256"],
+        "scores_uri": scores_uri,
         "metrics": metrics,
         "threshold": 0.5,
         "metrics_at_threshold": metrics,
@@ -107,7 +111,7 @@ def published(s3):
         "target_format": "yes/no",
     }
     uris = reporting.publish_run(s3, BUCKET, RUN_ID, result, split, validated)
-    return {"s3": s3, "uris": uris, "result": result, "saved": saved, "validated": validated}
+    return {"s3": s3, "uris": uris, "result": result, "saved": saved, "validated": validated, "split": split}
 
 
 def test_publish_run_writes_every_artifact(published):
@@ -190,3 +194,12 @@ def test_publish_run_refuses_a_tampered_candidate(s3):
         reporting.publish_run(s3, BUCKET, RUN_ID, result, split, {"target_format": "yes/no"})
 
     assert all_keys(s3) == ["c.joblib", "t.parquet"]  # nothing was published
+
+
+def test_publish_run_refuses_scores_of_other_rows(published):
+    s3, result, split = published["s3"], published["result"], published["split"]
+    shuffled = held_out_frame().iloc[[1, 0, 2, 3]][["row_id", "y"]].assign(probability=PROBA)
+    storage.write_parquet(s3, result["scores_uri"], shuffled)
+
+    with pytest.raises(ValueError, match="does not score the rows of the test split"):
+        reporting.publish_run(s3, BUCKET, RUN_ID, result, split, published["validated"])
