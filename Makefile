@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-from-lock
 
-.PHONY: install demo test lint airflow lock clean
+.PHONY: install demo celery-demo bench test lint airflow lock clean
 
 install: $(STAMP)
 
@@ -16,6 +16,16 @@ $(STAMP): requirements.lock
 ## One end-to-end run of the DAG against a local S3/SNS server (moto); last line: RESULT ...
 demo: install
 	$(BIN)/python scripts/demo.py
+
+## The docker-compose topology without Docker: CeleryExecutor with two workers, PostgreSQL, Redis (apt-installed
+## if missing, root only), all private and on free ports; one run through the REST API; last line: CELERY_DEMO ...
+celery-demo: install
+	$(BIN)/python scripts/celery_demo.py
+
+## The DAG against the bare pipeline (3 runs each), and 1x/4x/16x scaling; table on stdout, figures in
+## out/bench/results.json. BENCH_ARGS passes options, e.g. BENCH_ARGS="--repeats 5 --profile".
+bench: install
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 ## The whole test suite: unit, DAG integrity and end-to-end against the local server.
 # pytest's exit code 5 (no test collected) is a failure too, and says so.

@@ -1,0 +1,58 @@
+"""`make celery-demo` end to end: the docker-compose topology (CeleryExecutor with two workers, PostgreSQL,
+Redis) started without Docker, one run of the training DAG through the REST API, everything stopped again.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from scripts import celery_demo, local_aws
+
+pytestmark = pytest.mark.e2e
+
+RESULT = re.compile(r"^CELERY_DEMO OK run=(\S+) workers=(\S+) train_by_worker=(\S+) wall_s=([\d.]+)$")
+
+
+def _skip_reason() -> str | None:
+    """Why the demo cannot possibly run here, or None. Only missing Debian packages that cannot be installed
+    (not root, or no apt-get) qualify; anything else must fail the test, not skip it."""
+    missing = celery_demo.missing_packages()
+    if missing and not celery_demo.can_install():
+        return f"needs the Debian packages {', '.join(missing)} and cannot install them (not root or no apt-get)"
+    return None
+
+
+@pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))
+def test_celery_demo_runs_the_dag_on_both_workers(tmp_path):
+    log = tmp_path / "celery-demo.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(local_aws.ROOT / "scripts" / "celery_demo.py")],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=local_aws.ROOT,
+        )
+        try:
+            code = process.wait(timeout=1500)
+        except subprocess.TimeoutExpired:
+            # SIGTERM, not SIGKILL: the demo then stops every server it started before it exits.
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=180)
+            pytest.fail(f"celery-demo did not finish in 25 min:\n{log.read_text()[-5000:]}")
+    output = log.read_text()
+    print(output)  # the task table (which worker ran what) in the test report
+    lines = output.strip().splitlines()
+    assert code == 0 and lines, f"celery-demo exited with {code}:\n{output[-8000:]}"
+
+    match = RESULT.match(lines[-1])
+    assert match, f"unexpected last line {lines[-1]!r}:\n{output[-8000:]}"
+    _run_id, workers, train_by_worker, _wall_s = match.groups()
+    assert sorted(workers.split(",")) == sorted(celery_demo.WORKERS)
+    trained = dict(pair.split(":", 1) for pair in train_by_worker.split(","))
+    assert sorted(trained) == sorted(celery_demo.CONF["model_families"])
+    assert set(trained.values()) == set(celery_demo.WORKERS), f"training did not use both workers: {trained}"
