@@ -3,46 +3,65 @@
 from __future__ import annotations
 
 import io
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 
-from include.bank_marketing import registry, storage
+from include.bank_marketing import config, registry, storage
 from include.bank_marketing.layout import s3_uri
 from include.bank_marketing.validation import InputError, detect_delimiter
 
 PREDICTIONS_NAME = "predictions.csv"
 
 
-def read_customers(data: bytes, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
-    """Parse a customers CSV (``;`` or ``,``) and type its columns as the champion was trained.
+def customer_chunks(
+    data: bytes, numeric: list[str], categorical: list[str], chunk_rows: int = config.SCORING_CHUNK_ROWS
+) -> Iterator[pd.DataFrame]:
+    """Parse a customers CSV (``;`` or ``,``) ``chunk_rows`` rows at a time, each chunk typed as the champion
+    was trained, so scoring holds one chunk's frame, not the whole file's.
 
     Every feature column the model uses must be present; other columns (an id, or ``y`` if someone left it)
-    are kept and passed through. A numeric column holding text is an error naming the column and value.
+    are kept and passed through. A numeric column holding text is an error naming the column, value and line.
     """
     if not data.strip():
         raise InputError("customers file is empty; expected a header row and one row per customer")
     header = data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip("\r")
     delimiter = detect_delimiter(header)
-    frame = pd.read_csv(
-        io.BytesIO(data), sep=delimiter, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
-    )
-    frame.columns = [c.strip() for c in frame.columns]
-    missing = [c for c in [*numeric, *categorical] if c not in frame.columns]
-    if missing:
-        raise InputError(f"customers file lacks the model's columns: {', '.join(missing)}")
-    if frame.empty:
+    reader = pd.read_csv(
+        io.BytesIO(data), sep=delimiter, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig",
+        chunksize=chunk_rows,
+    )  # fmt: skip
+    first_line = 2  # of the current chunk, in the file (line 1 is the header)
+    with reader:
+        for i, frame in enumerate(reader):
+            frame.columns = [c.strip() for c in frame.columns]
+            missing = [c for c in [*numeric, *categorical] if c not in frame.columns] if i == 0 else []
+            if missing:
+                raise InputError(f"customers file lacks the model's columns: {', '.join(missing)}")
+            if frame.empty:  # a header without rows comes as one empty chunk
+                continue
+            for col in numeric:
+                values = pd.to_numeric(frame[col], errors="coerce")
+                bad = frame[col].notna() & values.isna()
+                if bad.any():
+                    at = int(bad.to_numpy().nonzero()[0][0])
+                    raise InputError(
+                        f"column {col!r} must be numeric; found {frame[col].iloc[at]!r} at line {first_line + at}"
+                    )
+                frame[col] = values
+            for col in categorical:
+                frame[col] = frame[col].str.strip()
+            first_line += len(frame)
+            yield frame
+    if first_line == 2:
         raise InputError("customers file has a header but no rows")
-    for col in numeric:
-        values = pd.to_numeric(frame[col], errors="coerce")
-        bad = frame[col].notna() & values.isna()
-        if bad.any():
-            first = int(bad.to_numpy().nonzero()[0][0])
-            raise InputError(f"column {col!r} must be numeric; found {frame[col].iloc[first]!r} at line {first + 2}")
-        frame[col] = values
-    for col in categorical:
-        frame[col] = frame[col].str.strip()
-    return frame
+
+
+def read_customers(data: bytes, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
+    """The whole customers file as one typed frame (see ``customer_chunks``)."""
+    return pd.concat(customer_chunks(data, numeric, categorical), ignore_index=True)
 
 
 def predictions_key(input_key: str) -> str:
@@ -52,7 +71,7 @@ def predictions_key(input_key: str) -> str:
     return folder + PREDICTIONS_NAME
 
 
-def score_object(s3: Any, bucket: str, key: str) -> dict[str, Any]:
+def score_object(s3: Any, bucket: str, key: str, chunk_rows: int = config.SCORING_CHUNK_ROWS) -> dict[str, Any]:
     """Score ``s3://bucket/key`` with the champion (sha256-verified) and write ``predictions.csv`` beside it.
 
     Labels use the champion's stored decision threshold. Returns a small summary for XCom and the alert.
@@ -62,24 +81,30 @@ def score_object(s3: Any, bucket: str, key: str) -> dict[str, Any]:
         raise InputError(f"no champion in s3://{bucket}/models/champion.json: train and promote a model first")
     meta = storage.read_json(s3, champion["model_json_uri"])
     model = storage.load_model(s3, champion["model_uri"], champion["sha256"])
-    frame = read_customers(
-        storage.read_bytes(s3, s3_uri(bucket, key)), meta["input"]["numeric"], meta["input"]["categorical"]
-    )
-    proba = model.predict_proba(frame)[:, 1]
     threshold = float(champion["threshold"])
-    out = frame.assign(
-        probability=pd.Series(proba, index=frame.index).round(6), predicted=(proba >= threshold).astype(int)
-    )
-    if meta["input"].get("target_format") == "yes/no":
-        out["predicted"] = out["predicted"].map({0: "no", 1: "yes"})
-    uri = storage.write_bytes(s3, s3_uri(bucket, predictions_key(key)), out.to_csv(index=False).encode(), "text/csv")
-    positives = int((proba >= threshold).sum())
+    data = storage.read_bytes(s3, s3_uri(bucket, key))
+    rows = positives = 0
+    # Chunk by chunk into a temporary file, uploaded from disk: memory holds one chunk, whatever the file's size.
+    with tempfile.TemporaryFile() as out:
+        for chunk in customer_chunks(data, meta["input"]["numeric"], meta["input"]["categorical"], chunk_rows):
+            proba = model.predict_proba(chunk)[:, 1]
+            labelled = chunk.assign(
+                probability=pd.Series(proba, index=chunk.index).round(6), predicted=(proba >= threshold).astype(int)
+            )
+            if meta["input"].get("target_format") == "yes/no":
+                labelled["predicted"] = labelled["predicted"].map({0: "no", 1: "yes"})
+            labelled.to_csv(out, header=rows == 0, index=False, encoding="utf-8")
+            rows += len(chunk)
+            positives += int((proba >= threshold).sum())
+        out.seek(0)
+        uri = s3_uri(bucket, predictions_key(key))
+        s3.upload_fileobj(out, bucket, predictions_key(key), ExtraArgs={"ContentType": "text/csv"})
     return {
         "input_uri": s3_uri(bucket, key),
         "predictions_uri": uri,
-        "rows": len(out),
+        "rows": rows,
         "positives": positives,
-        "positive_share": round(positives / len(out), 4),
+        "positive_share": round(positives / rows, 4),
         "threshold": threshold,
         "champion_run_id": champion["run_id"],
         "family": champion["family"],
