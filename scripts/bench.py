@@ -121,7 +121,6 @@ def bare_main(args: argparse.Namespace) -> int:
     import boto3
 
     from include.bank_marketing import pipeline, scoring, storage
-    from include.bank_marketing.preprocessing import features_and_target
 
     creds = local_aws.DUMMY_CREDENTIALS
     s3 = boto3.client("s3", endpoint_url=args.endpoint, region_name=local_aws.REGION, **creds)
@@ -156,7 +155,8 @@ def bare_main(args: argparse.Namespace) -> int:
     # In-memory size of each stage's frame (after the timed part, so it costs the stages nothing).
     validated = storage.read_parquet(s3, result["validated"]["validated_uri"])
     train = storage.read_parquet(s3, result["split"]["train_uri"])
-    frames = {"validate": validated, "preprocess": validated, "train": features_and_target(train)[0]}
+    # The training frame as the task reads it (features_and_target then makes its text columns categorical).
+    frames = {"validate": validated, "preprocess": validated, "train": train.drop(columns=["row_id", "y"])}
     if args.score_key:
         meta = storage.read_json(s3, result["artifacts"]["model_json_uri"])
         data = storage.read_bytes(s3, f"s3://{args.bucket}/{args.score_key}")
