@@ -207,17 +207,7 @@ def bank_marketing_training():
         from include.bank_marketing import training
 
         get_current_context()["family"] = spec["family"]  # label of the mapped instance in the UI
-        return training.train_family(
-            s3_client(),
-            split["train_uri"],
-            params["bucket"],
-            run_id,
-            spec["family"],
-            spec["grid"],
-            split["numeric"],
-            split["categorical"],
-            params["cv_folds"],
-        )
+        return training.train_planned(s3_client(), split, params["bucket"], run_id, spec, params["cv_folds"])
 
     @task(multiple_outputs=False)
     def evaluate(candidates: list[dict], split: dict, params=None) -> dict:

@@ -63,19 +63,7 @@ def run(
     candidates = []
     for spec in specs:
         with stage(f"train[{spec['family']}]"):
-            candidates.append(
-                training.train_family(
-                    s3,
-                    split["train_uri"],
-                    bucket,
-                    run_id,
-                    spec["family"],
-                    spec["grid"],
-                    split["numeric"],
-                    split["categorical"],
-                    params["cv_folds"],
-                )
-            )
+            candidates.append(training.train_planned(s3, split, bucket, run_id, spec, params["cv_folds"]))
     with stage("evaluate"):
         baselines = {name: params[f"baseline_{name}"] for name in config.BASELINES}
         result = evaluation.evaluate_candidates(

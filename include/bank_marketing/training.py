@@ -151,4 +151,14 @@ def train_family(
     return {**summary, "model_uri": saved["uri"], "sha256": saved["sha256"], "model_bytes": saved["bytes"]}
 
 
-__all__ = ["grid_search", "make_estimator", "make_pipeline", "plan", "train_family"]
+def train_planned(
+    s3: Any, split: dict[str, Any], bucket: str, run_id: str, spec: dict[str, Any], cv_folds: int
+) -> dict[str, Any]:
+    """``train_family`` for one ``{"family", "grid"}`` of ``plan``, on the split that preprocessing wrote."""
+    return train_family(
+        s3, split["train_uri"], bucket, run_id, spec["family"], spec["grid"], split["numeric"], split["categorical"],
+        cv_folds,
+    )  # fmt: skip
+
+
+__all__ = ["grid_search", "make_estimator", "make_pipeline", "plan", "train_family", "train_planned"]
