@@ -186,8 +186,7 @@ class Bench:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        self.aws = local_aws.LocalAws.__new__(local_aws.LocalAws)  # the helpers only, on our server
-        self.aws.endpoint = self.endpoint
+        self.aws = local_aws.LocalEndpoint(self.endpoint)
         deadline = time.monotonic() + 30
         while True:
             try:

@@ -361,9 +361,7 @@ def run_demo(tmp: Path, stack: contextlib.ExitStack, timeout: float) -> str:
         print(f"[{time.perf_counter() - started:6.1f} s] {message}", flush=True)
 
     aws = stack.enter_context(local_aws.LocalAws())
-    aws.create_bucket(local_aws.DEFAULT_BUCKET)
-    topic_arn, queue_url = aws.create_topic_with_queue()
-    aws.upload(local_aws.DEFAULT_BUCKET, "banking.csv", local_aws.DATA_FILE)
+    topic_arn, queue_url = aws.seed()
     step(f"local S3/SNS (moto) at {aws.endpoint}: s3://{local_aws.DEFAULT_BUCKET}/banking.csv, topic {topic_arn}")
 
     postgres = PrivatePostgres(tmp / "postgres", password=secrets.token_hex(16))

@@ -32,9 +32,7 @@ def main() -> int:
 
     with local_aws.LocalAws() as aws:
         print(f"local S3/SNS server (moto) at {aws.endpoint}")
-        aws.create_bucket(bucket)
-        topic_arn, queue_url = aws.create_topic_with_queue()
-        aws.upload(bucket, key, local_aws.DATA_FILE)
+        topic_arn, queue_url = aws.seed(bucket, key)
         print(f"uploaded {local_aws.DATA_FILE.relative_to(local_aws.ROOT)} to s3://{bucket}/{key}; topic {topic_arn}")
 
         env = local_aws.airflow_env(aws.connection(), Path(args.airflow_home))

@@ -34,31 +34,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class LocalAws:
-    """moto's HTTP server in a background thread, with helpers to seed it and read what the DAG sent."""
+class LocalEndpoint:
+    """Helpers to seed a local S3/SNS endpoint (moto's server, wherever it runs) and read what the DAG sent."""
 
-    def __init__(self, port: int | None = None) -> None:
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
-        self.port = port or free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-
-    def __enter__(self) -> LocalAws:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        """Start serving."""
-        self._server.start()
-
-    def stop(self) -> None:
-        """Stop serving (the state is dropped with the process)."""
-        self._server.stop()
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
 
     def client(self, service: str) -> Any:
         """A boto3 client of ``service`` bound to this server."""
@@ -101,6 +81,13 @@ class LocalAws:
         data = body.read_bytes() if isinstance(body, Path) else body
         self.client("s3").put_object(Bucket=bucket, Key=key, Body=data)
 
+    def seed(self, bucket: str = DEFAULT_BUCKET, key: str = "banking.csv") -> tuple[str, str]:
+        """The private ``bucket`` with ``include/data/banking.csv`` at ``key``, and the alert topic with its
+        SQS inbox: what a DAG run needs. Returns ``(topic_arn, queue_url)``."""
+        self.create_bucket(bucket)
+        self.upload(bucket, key, DATA_FILE)
+        return self.create_topic_with_queue()
+
     def latest_run_prefix(self, bucket: str) -> str | None:
         """``runs/<run_id>`` of the run that wrote to ``bucket`` last, or None when no run wrote there."""
         newest: dict[str, Any] = {}
@@ -122,6 +109,33 @@ class LocalAws:
                 envelope = json.loads(msg["Body"])
                 out.append({"subject": envelope.get("Subject") or "", "message": envelope["Message"]})
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=msg["ReceiptHandle"])
+
+
+class LocalAws(LocalEndpoint):
+    """moto's HTTP server in a background thread of this process, on a free 127.0.0.1 port."""
+
+    def __init__(self, port: int | None = None) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
+        self.port = port or free_port()
+        super().__init__(f"http://127.0.0.1:{self.port}")
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+
+    def __enter__(self) -> LocalAws:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start serving."""
+        self._server.start()
+
+    def stop(self) -> None:
+        """Stop serving (the state is dropped with the process)."""
+        self._server.stop()
 
 
 def airflow_env(endpoint_conn: dict[str, Any], airflow_home: Path) -> dict[str, str]:

@@ -29,9 +29,7 @@ def main() -> int:
     port = args.port if _port_is_free(args.port) else local_aws.free_port()
 
     with local_aws.LocalAws() as aws:
-        aws.create_bucket(local_aws.DEFAULT_BUCKET)
-        topic_arn, queue_url = aws.create_topic_with_queue()
-        aws.upload(local_aws.DEFAULT_BUCKET, "banking.csv", local_aws.DATA_FILE)
+        topic_arn, queue_url = aws.seed()
         env = local_aws.standalone_env(aws.connection(), Path(args.airflow_home), port)
         print(f"local S3/SNS server (moto): {aws.endpoint}; s3://{local_aws.DEFAULT_BUCKET}/banking.csv uploaded")
         print(f"SNS topic {topic_arn}; its messages land in SQS queue {queue_url}")
