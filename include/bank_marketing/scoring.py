@@ -83,25 +83,26 @@ def score_object(s3: Any, bucket: str, key: str, chunk_rows: int = config.SCORIN
     model = storage.load_model(s3, champion["model_uri"], champion["sha256"])
     threshold = float(champion["threshold"])
     data = storage.read_bytes(s3, s3_uri(bucket, key))
+    out_key = predictions_key(key)
     rows = positives = 0
     # Chunk by chunk into a temporary file, uploaded from disk: memory holds one chunk, whatever the file's size.
     with tempfile.TemporaryFile() as out:
         for chunk in customer_chunks(data, meta["input"]["numeric"], meta["input"]["categorical"], chunk_rows):
             proba = model.predict_proba(chunk)[:, 1]
+            predicted = proba >= threshold
             labelled = chunk.assign(
-                probability=pd.Series(proba, index=chunk.index).round(6), predicted=(proba >= threshold).astype(int)
+                probability=pd.Series(proba, index=chunk.index).round(6), predicted=predicted.astype(int)
             )
             if meta["input"].get("target_format") == "yes/no":
                 labelled["predicted"] = labelled["predicted"].map({0: "no", 1: "yes"})
             labelled.to_csv(out, header=rows == 0, index=False, encoding="utf-8")
             rows += len(chunk)
-            positives += int((proba >= threshold).sum())
+            positives += int(predicted.sum())
         out.seek(0)
-        uri = s3_uri(bucket, predictions_key(key))
-        s3.upload_fileobj(out, bucket, predictions_key(key), ExtraArgs={"ContentType": "text/csv"})
+        s3.upload_fileobj(out, bucket, out_key, ExtraArgs={"ContentType": "text/csv"})
     return {
         "input_uri": s3_uri(bucket, key),
-        "predictions_uri": uri,
+        "predictions_uri": s3_uri(bucket, out_key),
         "rows": rows,
         "positives": positives,
         "positive_share": round(positives / rows, 4),
