@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from include.bank_marketing import config, registry, storage
-from include.bank_marketing.layout import run_key, s3_uri
+from include.bank_marketing import config, layout, registry, storage
+from include.bank_marketing.context import RunContext
+from include.bank_marketing.contracts import DriftCheck, ValidatedInput
 
 DEFAULT_BINS = config.DRIFT_BINS
 PSI_THRESHOLD = config.DRIFT_PSI_THRESHOLD  # the usual "significant shift" level
@@ -220,25 +221,24 @@ def summary(result: dict) -> str:
     return line
 
 
-def check_object(s3: Any, bucket: str, run_id: str, validated_uri: str, threshold: float = PSI_THRESHOLD) -> dict:
+def check_object(run: RunContext, validated: ValidatedInput, threshold: float = PSI_THRESHOLD) -> DriftCheck:
     """Compare this run's validated rows with the champion's training profile; write ``drift.json``.
 
     Returns a small summary for XCom and the alert. Without a champion (or one trained before profiles
     were stored) there is nothing to compare with, which ``drift.json`` and the summary say.
     """
-    champion, _ = registry.read_champion(s3, bucket)
-    if champion is None or not champion.get("profile_uri"):
+    champion, _ = registry.read_champion(run.s3, run.bucket)
+    profile_uri = champion.get("profile_uri") if champion else None
+    if not profile_uri:
         result: dict[str, Any] = {"threshold": threshold, "drifted": [], "max_psi": None, "columns": {}}
         result["summary"] = "no champion to compare with"
     else:
-        result = compare(
-            storage.read_json(s3, champion["profile_uri"]), storage.read_parquet(s3, validated_uri), threshold
-        )
+        reference = storage.read_json(run.s3, profile_uri)
+        result = compare(reference, storage.read_parquet(run.s3, validated["validated_uri"]), threshold)
         result["summary"] = summary(result)
     result["champion_run_id"] = champion["run_id"] if champion else None
-    uri = storage.write_json(s3, s3_uri(bucket, run_key(run_id, "drift.json")), result)
     return {
-        "drift_uri": uri,
+        "drift_uri": storage.write_json(run.s3, run.uri(layout.DRIFT), result),
         "summary": result["summary"],
         "drifted": result["drifted"],
         "max_psi": result["max_psi"],

@@ -19,23 +19,34 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from include.bank_marketing import config, registry, storage
+from include.bank_marketing import config, families, layout, registry, storage
+from include.bank_marketing.context import RunContext
+from include.bank_marketing.contracts import (
+    Candidate,
+    Check,
+    Evaluation,
+    Metrics,
+    ScoredModel,
+    Split,
+    Verdict,
+    metric_values,
+)
+from include.bank_marketing.params import TrainingSettings
 from include.bank_marketing.preprocessing import features_and_target
 
-PASS = "PASS"
-BELOW_BASELINE = "BELOW_BASELINE"
+# Where the baselines were measured, and so where the verdict is taken.
+VERDICT_THRESHOLD = 0.5
 
 
-def select_best(candidates: list[dict[str, Any]]) -> dict[str, Any]:
-    """The candidate with the highest CV AUC; ties go to the family listed first in ``config.FAMILIES``."""
+def select_best(candidates: list[Candidate]) -> Candidate:
+    """The candidate with the highest CV AUC; ties go to the family listed first in ``families.SPECS``."""
     scored = [c for c in candidates if not math.isnan(c["cv_auc"])]  # NaN never compares, so drop it
     if not scored:
         raise ValueError(f"no trained candidate has a CV AUC to choose by: {[c['family'] for c in candidates]}")
-    order = list(config.FAMILIES)
-    return max(scored, key=lambda c: (c["cv_auc"], -order.index(c["family"])))
+    return max(scored, key=lambda c: (c["cv_auc"], -families.rank(c["family"])))
 
 
-def score(y_true: Any, proba: Any, threshold: float = 0.5) -> dict[str, Any]:
+def score(y_true: Any, proba: Any, threshold: float = VERDICT_THRESHOLD) -> Metrics:
     """Test metrics of positive-class probabilities ``proba`` at ``threshold``."""
     y_true = np.asarray(y_true)
     pred = (np.asarray(proba) >= threshold).astype(int)
@@ -71,51 +82,48 @@ def choose_threshold(model: Any, train: Any, cv_folds: int = config.DEFAULT_CV_F
     return {"threshold": round(float(thresholds[best]), 4), "oof_f1": round(float(f1[best]), 4)}
 
 
-def compare_with_baselines(metrics: dict[str, Any], baselines: dict[str, float]) -> dict[str, Any]:
-    """Each metric beside its baseline, and the verdict: PASS only if no metric is below its baseline."""
-    checks = {
-        name: {"value": metrics[name], "baseline": baselines[name], "passed": metrics[name] >= baselines[name]}
+def compare_with_baselines(metrics: Metrics, baselines: dict[str, float]) -> dict[str, Check]:
+    """Each metric that has a baseline beside it, in ``config.METRICS`` order."""
+    values = metric_values(metrics)
+    return {
+        name: {"value": values[name], "baseline": baselines[name], "passed": values[name] >= baselines[name]}
         for name in config.METRICS
         if name in baselines
     }
-    verdict = PASS if all(c["passed"] for c in checks.values()) else BELOW_BASELINE
-    return {"checks": checks, "verdict": verdict}
 
 
-def scores_uri_for(test_uri: str) -> str:
-    """Where the winning model's test scores go: ``test_scores.parquet`` beside the test split."""
-    return test_uri.rsplit("/", 1)[0] + "/test_scores.parquet"
+def verdict(checks: dict[str, Check]) -> Verdict:
+    """The baseline verdict, the pipeline's one rule for it: PASS unless a metric is below its baseline
+    (so no baselines at all is a PASS: nothing was required)."""
+    return Verdict.PASS if all(c["passed"] for c in checks.values()) else Verdict.BELOW_BASELINE
+
+
+def failed_checks(checks: dict[str, Check]) -> list[str]:
+    """Names of the metrics below their baseline."""
+    return [name for name, c in checks.items() if not c["passed"]]
 
 
 def evaluate_candidates(
-    s3: Any,
-    candidates: list[dict[str, Any]],
-    test_uri: str,
-    baselines: dict[str, float],
-    bucket: str,
-    margin: float = config.PROMOTION_MARGIN,
-    train_uri: str | None = None,
-    cv_folds: int = config.DEFAULT_CV_FOLDS,
-) -> dict[str, Any]:
+    run: RunContext, split: Split, candidates: list[Candidate], settings: TrainingSettings
+) -> Evaluation:
     """Choose the best candidate, score it (sha256-verified) on the test split, compare with the baselines
     and with the current champion re-scored on the same rows. The test scores are written beside the split.
 
-    Baselines are compared at threshold 0.5, where the original lab's figures were measured. With
-    ``train_uri``, the F1-maximising threshold is also chosen on training folds and reported beside them.
+    Baselines are compared at threshold 0.5, where the original lab's figures were measured; the F1-maximising
+    threshold is chosen on training folds and reported beside them.
     """
     best = select_best(candidates)
-    model = storage.load_model(s3, best["model_uri"], best["sha256"])
-    test = storage.read_parquet(s3, test_uri)
+    model = storage.load_model(run.s3, best["model_uri"], best["sha256"])
+    test = storage.read_parquet(run.s3, split["test_uri"])
     x, y = features_and_target(test)
     proba = model.predict_proba(x)[:, 1]
     # The test scores, once: publish (new.csv) and the report read them instead of unpickling and predicting again.
     scores = test[[config.ROW_ID, config.TARGET]].assign(probability=proba)
-    scores_uri = storage.write_parquet(s3, scores_uri_for(test_uri), scores)
+    scores_uri = storage.write_parquet(run.s3, run.uri(layout.TEST_SCORES), scores)
     metrics = score(y, proba)
-    chosen = {"threshold": 0.5, "oof_f1": None}
-    if train_uri is not None:
-        chosen = choose_threshold(model, storage.read_parquet(s3, train_uri), cv_folds)
-    result = {
+    chosen = choose_threshold(model, storage.read_parquet(run.s3, split["train_uri"]), settings.cv_folds)
+    checks = compare_with_baselines(metrics, settings.baselines)
+    scored: ScoredModel = {
         "family": best["family"],
         "best_params": best["best_params"],
         "cv_auc": best["cv_auc"],
@@ -126,11 +134,11 @@ def evaluate_candidates(
         "threshold": chosen["threshold"],
         "threshold_oof_f1": chosen["oof_f1"],
         "metrics_at_threshold": score(y, proba, chosen["threshold"]),
-        **compare_with_baselines(metrics, baselines),
+        "checks": checks,
+        "verdict": verdict(checks).value,
         "leaderboard": [
             {"family": c["family"], "cv_auc": c["cv_auc"], "fit_seconds": c["fit_seconds"]}
             for c in sorted(candidates, key=lambda c: -c["cv_auc"])
         ],
     }
-    result["decision"] = registry.compare_with_champion(s3, bucket, result, test, margin)
-    return result
+    return {**scored, "decision": registry.compare_with_champion(run, scored, test, settings.promotion_margin)}

@@ -64,11 +64,32 @@ def rejected_prefix(run_id: str) -> str:
     return f"rejected/{_UNSAFE.sub('_', run_id)}"
 
 
+# A run's artifacts, relative to its prefix (``RunContext.uri`` makes them URIs).
+VALIDATED = "validated.parquet"  # the parsed, checked input rows
+DRIFT = "drift.json"
+TRAIN = "data/train.parquet"
+TEST = "data/test.parquet"
+TEST_SCORES = "data/test_scores.parquet"  # the winning model's probabilities on the test rows
+MODEL = "model.joblib"
+MODEL_JSON = "model.json"  # written last by publish: its presence means the model beside it is complete
+METRICS = "metrics.json"
+NEW_CSV = "new.csv"
+PROFILE = "profile.json"  # the training rows' drift reference
+REPORT = "report.html"
+
+
+def candidate(family: str) -> str:
+    """A family's best pipeline from its grid search: ``candidates/{family}.joblib``."""
+    return f"candidates/{family}.joblib"
+
+
 # The lab wrote its predictions here; the pipeline keeps the latest run's copy at the same place.
 LATEST_PREDICTIONS_KEY = "new.csv"
 
 # The model registry: the champion pointer and one history line per run.
 CHAMPION_KEY = "models/champion.json"
+# The scoring DAG writes its predictions beside the customers file, under this name.
+PREDICTIONS_NAME = "predictions.csv"
 
 
 def history_key(run_id: str) -> str:

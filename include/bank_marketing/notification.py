@@ -5,9 +5,8 @@ No pandas or scikit-learn here: the DAG file imports the templates at parse time
 
 from __future__ import annotations
 
-from typing import Any
-
 from include.bank_marketing import config
+from include.bank_marketing.contracts import Check, Evaluation, ReportLinks, RunResults, ScoringResult, Verdict
 
 SUBJECT_PREFIX = "[bank-ml]"
 # SNS rejects subjects over 100 characters.
@@ -21,7 +20,7 @@ TASK_FAILURE_MESSAGE = (
 )
 
 
-def metrics_table(checks: dict[str, dict[str, Any]]) -> str:
+def metrics_table(checks: dict[str, Check]) -> str:
     """Plain-text table of each metric beside its baseline."""
     rows = [f"{'metric':<10} {'value':>7} {'baseline':>9}  result"]  # 4 decimals: 0.8526 < 0.853 shows
     for name in (n for n in config.METRICS if n in checks):  # fixed order, whatever order JSON gave
@@ -30,27 +29,20 @@ def metrics_table(checks: dict[str, dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
-def _threshold_lines(evaluation: dict[str, Any]) -> list[str]:
+def _threshold_line(evaluation: Evaluation) -> str:
     at = evaluation["metrics_at_threshold"]
-    return [
+    return (
         f"At the chosen threshold {evaluation['threshold']:.4f} (max F1 on training folds): F1 {at['f1']:.4f}, "
-        f"precision {at['precision']:.4f}, recall {at['recall']:.4f}, accuracy {at['accuracy']:.4f}",
-        "",
-    ]
+        f"precision {at['precision']:.4f}, recall {at['recall']:.4f}, accuracy {at['accuracy']:.4f}"
+    )
 
 
-def compose(
-    run_id: str,
-    evaluation: dict[str, Any],
-    artifacts: dict[str, Any],
-    decision: dict[str, Any],
-    drift: dict[str, Any] | None = None,
-    report: dict[str, Any] | None = None,
-) -> tuple[str, str]:
+def compose(run_id: str, results: RunResults, report: ReportLinks | None = None) -> tuple[str, str]:
     """Subject and body of the run's SNS message: verdict, AUC and promotion up front, then every metric
-    beside its baseline, the champion comparison and the artifact URIs."""
+    beside its baseline, the champion comparison, the drift summary, the report and the artifact URIs."""
+    evaluation, decision, drift = results["evaluation"], results["decision"], results["drift"]
     metrics = evaluation["metrics"]
-    verdict = evaluation["verdict"].replace("_", " ")
+    verdict = Verdict(evaluation["verdict"]).label
     outcome = "promoted" if decision["promote"] else "champion kept"
     subject = f"{SUBJECT_PREFIX} {verdict} AUC {metrics['auc']:.3f} {evaluation['family']}, {outcome}"[:MAX_SUBJECT]
     cm = metrics["confusion_matrix"]
@@ -66,12 +58,14 @@ def compose(
         f"Confusion matrix at threshold {metrics['threshold']}: "
         f"TN {cm['tn']}  FP {cm['fp']}  FN {cm['fn']}  TP {cm['tp']}",
         "",
-        *_threshold_lines(evaluation),
-        *([f"Drift against the champion's training data: {drift['summary']}", ""] if drift else []),
+        _threshold_line(evaluation),
+        "",
+        f"Drift against the champion's training data: {drift['summary']}",
+        "",
         *([f"Report: {report['report_uri']}"] if report else []),
-        *([f"Report link (valid 7 days): {report['report_url']}"] if report and report.get("report_url") else []),
+        *([f"Report link (valid 7 days): {report['report_url']}"] if report and report["report_url"] else []),
         "Artifacts:",
-        *(f"  {name}: {uri}" for name, uri in artifacts.items() if name.endswith("_uri")),
+        *(f"  {name}: {uri}" for name, uri in results["artifacts"].items() if name.endswith("_uri")),
     ]
     return subject, "\n".join(lines) + "\n"
 
@@ -89,7 +83,7 @@ def run_failure(dag_id: str, run_id: str, reason: str, task_id: str | None, log_
     return subject, "\n".join(lines) + "\n"
 
 
-def scoring_report(result: dict[str, Any]) -> tuple[str, str]:
+def scoring_report(result: ScoringResult) -> tuple[str, str]:
     """Subject and body of the scoring DAG's SNS message: rows scored and the share labelled positive."""
     share = f"{100 * result['positive_share']:.1f}%"
     subject = f"{SUBJECT_PREFIX} SCORED {result['rows']} rows, {share} positive"[:MAX_SUBJECT]

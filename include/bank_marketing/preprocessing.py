@@ -16,8 +16,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from include.bank_marketing import config, storage
-from include.bank_marketing.layout import run_key, s3_uri
+from include.bank_marketing import config, layout, storage
+from include.bank_marketing.context import RunContext
+from include.bank_marketing.contracts import Split, ValidatedInput
+from include.bank_marketing.families import Encoding
 
 MISSING_CATEGORY = "missing"
 # HistGradientBoosting's native categorical support takes at most 255 bins per feature; rarer
@@ -33,16 +35,18 @@ def split(
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-def build_preprocessor(numeric: list[str], categorical: list[str], encoding: str) -> ColumnTransformer:
+def build_preprocessor(numeric: list[str], categorical: list[str], encoding: Encoding | str) -> ColumnTransformer:
     """The ``ColumnTransformer`` for one encoding style (``onehot``, ``ordinal`` or ``native``).
 
     Missing numbers become 0 (as in the original lab) and missing text the category ``missing``; numbers
     are standardised only for the linear model, which needs it. Categorical columns come first in the
     output, which ``native`` relies on to mark them for the model.
     """
-    if encoding not in ("onehot", "ordinal", "native"):
-        raise ValueError(f"unknown encoding {encoding!r}; expected onehot, ordinal or native")
-    if encoding == "onehot":
+    try:
+        encoding = Encoding(encoding)
+    except ValueError:
+        raise ValueError(f"unknown encoding {encoding!r}; expected one of {', '.join(Encoding)}") from None
+    if encoding is Encoding.ONEHOT:
         encoder: Any = OneHotEncoder(handle_unknown="ignore")
     else:
         encoder = OrdinalEncoder(
@@ -53,7 +57,7 @@ def build_preprocessor(numeric: list[str], categorical: list[str], encoding: str
         )
     cat_steps = [("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)), ("encode", encoder)]
     num_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="constant", fill_value=0))]
-    if encoding == "onehot":
+    if encoding is Encoding.ONEHOT:
         num_steps.append(("scale", StandardScaler()))
     return ColumnTransformer(
         [
@@ -77,24 +81,18 @@ def features_and_target(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     return x.astype(dict.fromkeys(text, "category")), frame[config.TARGET]
 
 
-def split_object(
-    s3: Any,
-    validated: dict[str, Any],
-    bucket: str,
-    run_id: str,
-    drop: list[str] | None = None,
-) -> dict[str, Any]:
+def split_object(run: RunContext, validated: ValidatedInput, drop: list[str]) -> Split:
     """Read the validated rows, drop the ``drop`` columns (those present), split them 80/20 (stratified,
     fixed seed) and write both parts as Parquet; returns their URIs and the feature lists that remain."""
-    frame = storage.read_parquet(s3, validated["validated_uri"])
-    dropped = [c for c in (drop or []) if c in frame.columns and c not in (config.ROW_ID, config.TARGET)]
+    frame = storage.read_parquet(run.s3, validated["validated_uri"])
+    dropped = [c for c in drop if c in frame.columns and c not in (config.ROW_ID, config.TARGET)]
     train, test = split(frame.drop(columns=dropped))
     return {
         "numeric": [c for c in validated["numeric"] if c not in dropped],
         "categorical": [c for c in validated["categorical"] if c not in dropped],
         "dropped": dropped,
-        "train_uri": storage.write_parquet(s3, s3_uri(bucket, run_key(run_id, "data/train.parquet")), train),
-        "test_uri": storage.write_parquet(s3, s3_uri(bucket, run_key(run_id, "data/test.parquet")), test),
+        "train_uri": storage.write_parquet(run.s3, run.uri(layout.TRAIN), train),
+        "test_uri": storage.write_parquet(run.s3, run.uri(layout.TEST), test),
         "train_rows": len(train),
         "test_rows": len(test),
         "train_positive_rate": round(float(train[config.TARGET].mean()), 4),

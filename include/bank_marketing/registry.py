@@ -14,24 +14,48 @@ so there is no history line claiming a promotion the pointer does not show.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
 from include.bank_marketing import storage
-from include.bank_marketing.layout import CHAMPION_KEY, history_key, s3_uri
+from include.bank_marketing.context import RunContext
+from include.bank_marketing.contracts import (
+    Artifacts,
+    Champion,
+    Decision,
+    Evaluation,
+    ScoredModel,
+    Split,
+    Verdict,
+    metric_values,
+)
+from include.bank_marketing.layout import CHAMPION_KEY, history_key
 from include.bank_marketing.preprocessing import features_and_target
 
 # A lost race is re-decided against the new champion; more rounds than this means something is wrong.
 MAX_PROMOTION_ATTEMPTS = 5
+# The decisions a history line records.
+PROMOTED: Final = "promoted"
+KEPT: Final = "kept_champion"
 
 
 class ChampionChangedError(RuntimeError):
     """The champion pointer changed between reading and writing it."""
 
 
-def read_champion(s3: Any, bucket: str) -> tuple[dict[str, Any] | None, str | None]:
+@dataclass(frozen=True)
+class ChampionScore:
+    """The champion re-scored on a run's test rows: its AUC there, or why it could not score them."""
+
+    run_id: str
+    auc: float | None
+    why_unscored: str | None = None
+
+
+def read_champion(s3: Any, bucket: str) -> tuple[Champion | None, str | None]:
     """The champion document and its ETag, or ``(None, None)`` before the first promotion."""
     try:
         obj = s3.get_object(Bucket=bucket, Key=CHAMPION_KEY)
@@ -42,8 +66,8 @@ def read_champion(s3: Any, bucket: str) -> tuple[dict[str, Any] | None, str | No
     return json.loads(obj["Body"].read()), obj["ETag"]
 
 
-def score_champion(s3: Any, champion: dict[str, Any], test: Any) -> tuple[float | None, str | None]:
-    """The champion's AUC on this run's test rows, or ``(None, why)`` when it cannot score them.
+def score_champion(s3: Any, champion: Champion, test: Any) -> ChampionScore:
+    """The champion's AUC on this run's test rows, or why it cannot score them.
 
     The champion's pickle is verified against its recorded sha256 before loading; a mismatch raises
     ``storage.IntegrityError`` (a tampered pickle must stop the run, not be skipped).
@@ -55,60 +79,48 @@ def score_champion(s3: Any, champion: dict[str, Any], test: Any) -> tuple[float 
     try:
         proba = model.predict_proba(x)[:, 1]
     except (KeyError, ValueError) as exc:  # e.g. the input's columns changed since the champion was trained
-        return None, f"champion {champion['run_id']} cannot score this run's rows: {exc}"
-    return round(float(roc_auc_score(y, proba)), 4), None
+        why = f"champion {champion['run_id']} cannot score this run's rows: {exc}"
+        return ChampionScore(champion["run_id"], None, why)
+    return ChampionScore(champion["run_id"], round(float(roc_auc_score(y, proba)), 4))
 
 
-def decide(
-    verdict: str,
-    failed_checks: list[str],
-    challenger_auc: float,
-    champion: dict[str, Any] | None,
-    champion_auc: float | None,
-    why_unscored: str | None,
-    margin: float,
-) -> dict[str, Any]:
-    """Promote or keep: ``{"promote": bool, "reason": str}``.
+def decide(scored: ScoredModel, champion: ChampionScore | None, margin: float) -> tuple[bool, str]:
+    """Promote or keep, and why.
 
     A challenger must pass every baseline, then beat the champion's AUC on the same test rows by ``margin``.
     Without a champion, passing the baselines is enough; a champion that cannot score the rows (its columns
     are gone) yields to a challenger that passes the baselines.
     """
-    if verdict != "PASS":
-        return {"promote": False, "reason": f"below baseline on {', '.join(failed_checks)}; champion kept"}
+    auc = scored["metrics"]["auc"]
+    if scored["verdict"] != Verdict.PASS:
+        failed = [name for name, c in scored["checks"].items() if not c["passed"]]
+        return False, f"below baseline on {', '.join(failed)}; champion kept"
     if champion is None:
-        return {"promote": True, "reason": f"first champion: no model promoted yet; AUC {challenger_auc:.4f} passes"}
-    if champion_auc is None:
-        return {"promote": True, "reason": f"{why_unscored}; challenger AUC {challenger_auc:.4f} passes the baselines"}
-    target = champion_auc + margin
-    if challenger_auc >= target:
-        return {
-            "promote": True,
-            "reason": f"challenger AUC {challenger_auc:.4f} >= champion {champion_auc:.4f} + margin {margin:g}",
-        }
-    return {
-        "promote": False,
-        "reason": f"challenger AUC {challenger_auc:.4f} < champion {champion_auc:.4f} + margin {margin:g}",
-    }
+        return True, f"first champion: no model promoted yet; AUC {auc:.4f} passes"
+    if champion.auc is None:
+        return True, f"{champion.why_unscored}; challenger AUC {auc:.4f} passes the baselines"
+    if auc >= champion.auc + margin:
+        return True, f"challenger AUC {auc:.4f} >= champion {champion.auc:.4f} + margin {margin:g}"
+    return False, f"challenger AUC {auc:.4f} < champion {champion.auc:.4f} + margin {margin:g}"
 
 
-def compare_with_champion(s3: Any, bucket: str, evaluation: dict[str, Any], test: Any, margin: float) -> dict[str, Any]:
+def compare_with_champion(run: RunContext, scored: ScoredModel, test: Any, margin: float) -> Decision:
     """Read the current champion, re-score it on ``test`` and decide; returns the decision with the context."""
-    champion, etag = read_champion(s3, bucket)
-    champion_auc, why = score_champion(s3, champion, test) if champion else (None, None)
-    failed = [name for name, c in evaluation["checks"].items() if not c["passed"]]
-    decision = decide(evaluation["verdict"], failed, evaluation["metrics"]["auc"], champion, champion_auc, why, margin)
+    champion, etag = read_champion(run.s3, run.bucket)
+    against = score_champion(run.s3, champion, test) if champion else None
+    promote, reason = decide(scored, against, margin)
     return {
-        **decision,
+        "promote": promote,
+        "reason": reason,
         "margin": margin,
-        "challenger_auc": evaluation["metrics"]["auc"],
-        "champion_run_id": champion["run_id"] if champion else None,
-        "champion_auc": champion_auc,
+        "challenger_auc": scored["metrics"]["auc"],
+        "champion_run_id": against.run_id if against else None,
+        "champion_auc": against.auc if against else None,
         "champion_etag": etag,
     }
 
 
-def _put_pointer(s3: Any, bucket: str, doc: dict[str, Any], etag: str | None) -> None:
+def _put_pointer(s3: Any, bucket: str, doc: Champion, etag: str | None) -> None:
     condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
     try:
         s3.put_object(
@@ -124,71 +136,11 @@ def _put_pointer(s3: Any, bucket: str, doc: dict[str, Any], etag: str | None) ->
         raise
 
 
-def record(s3: Any, bucket: str, run_id: str, entry: dict[str, Any]) -> str:
+def record(run: RunContext, outcome: str, evaluation: ScoredModel, decision: Decision) -> str:
     """Write this run's history line (replacing the one of an earlier try of the same run)."""
-    return storage.write_json(s3, s3_uri(bucket, history_key(run_id)), {"run_id": run_id, **entry})
-
-
-def promote(
-    s3: Any,
-    bucket: str,
-    run_id: str,
-    evaluation: dict[str, Any],
-    artifacts: dict[str, Any],
-    decision: dict[str, Any],
-    test_uri: str,
-) -> dict[str, Any]:
-    """Make this run's model the champion unless another run promoted a better one meanwhile.
-
-    Idempotent: a retry of a run that already holds the pointer only (re)writes its history line.
-    Returns the final decision, as recorded in the history.
-    """
-    test = None
-    for _ in range(MAX_PROMOTION_ATTEMPTS):
-        current, etag = read_champion(s3, bucket)
-        if current and current["run_id"] == run_id:
-            break  # promoted by an earlier try of this run
-        if etag != decision["champion_etag"]:
-            # Another run promoted since this one was evaluated: decide again against it, on this run's rows.
-            test = test if test is not None else storage.read_parquet(s3, test_uri)
-            decision = compare_with_champion(s3, bucket, evaluation, test, decision["margin"])
-            if not decision["promote"]:
-                return keep(s3, bucket, run_id, evaluation, decision)
-            continue
-        doc = {
-            "run_id": run_id,
-            "promoted_at": datetime.now(UTC).isoformat(),
-            "model_uri": artifacts["model_uri"],
-            "model_json_uri": artifacts["model_json_uri"],
-            "profile_uri": artifacts.get("profile_uri"),
-            "sha256": evaluation["sha256"],
-            "family": evaluation["family"],
-            "threshold": evaluation["threshold"],
-            "metrics": {k: evaluation["metrics"][k] for k in ("auc", "f1", "precision", "recall", "accuracy")},
-            "reason": decision["reason"],
-            "previous_run_id": current["run_id"] if current else None,
-        }
-        try:
-            _put_pointer(s3, bucket, doc, etag)
-            break
-        except ChampionChangedError:
-            continue  # lost the race between read and write: the next round re-reads and re-decides
-    else:
-        raise ChampionChangedError(f"champion kept changing; gave up after {MAX_PROMOTION_ATTEMPTS} attempts")
-    final = {**decision, "promote": True}
-    record(s3, bucket, run_id, {"decision": "promoted", **_summary(evaluation, final)})
-    return final
-
-
-def keep(s3: Any, bucket: str, run_id: str, evaluation: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
-    """Record that this run's model was not promoted, and why; the champion pointer is not touched."""
-    final = {**decision, "promote": False}
-    record(s3, bucket, run_id, {"decision": "kept_champion", **_summary(evaluation, final)})
-    return final
-
-
-def _summary(evaluation: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
-    return {
+    entry = {
+        "run_id": run.run_id,
+        "decision": outcome,
         "reason": decision["reason"],
         "decided_at": datetime.now(UTC).isoformat(),
         "family": evaluation["family"],
@@ -198,3 +150,56 @@ def _summary(evaluation: dict[str, Any], decision: dict[str, Any]) -> dict[str, 
         "margin": decision["margin"],
         "sha256": evaluation["sha256"],
     }
+    return storage.write_json(run.s3, run.bucket_uri(history_key(run.run_id)), entry)
+
+
+def promote(run: RunContext, split: Split, evaluation: Evaluation, artifacts: Artifacts) -> Decision:
+    """Make this run's model the champion unless another run promoted a better one meanwhile.
+
+    Idempotent: a retry of a run that already holds the pointer only (re)writes its history line.
+    Returns the final decision, as recorded in the history.
+    """
+    decision = evaluation["decision"]
+    test = None
+    for _ in range(MAX_PROMOTION_ATTEMPTS):
+        current, etag = read_champion(run.s3, run.bucket)
+        if current and current["run_id"] == run.run_id:
+            break  # promoted by an earlier try of this run
+        if etag != decision.get("champion_etag"):
+            # Another run promoted since this one was evaluated: decide again against it, on this run's rows.
+            test = test if test is not None else storage.read_parquet(run.s3, split["test_uri"])
+            decision = compare_with_champion(run, evaluation, test, decision["margin"])
+            if not decision["promote"]:
+                return keep(run, evaluation, decision)
+            continue
+        doc: Champion = {
+            "run_id": run.run_id,
+            "promoted_at": datetime.now(UTC).isoformat(),
+            "model_uri": artifacts["model_uri"],
+            "model_json_uri": artifacts["model_json_uri"],
+            "profile_uri": artifacts.get("profile_uri"),
+            "sha256": evaluation["sha256"],
+            "family": evaluation["family"],
+            "threshold": evaluation["threshold"],
+            "metrics": metric_values(evaluation["metrics"]),
+            "reason": decision["reason"],
+            "previous_run_id": current["run_id"] if current else None,
+        }
+        try:
+            _put_pointer(run.s3, run.bucket, doc, etag)
+            break
+        except ChampionChangedError:
+            continue  # lost the race between read and write: the next round re-reads and re-decides
+    else:
+        raise ChampionChangedError(f"champion kept changing; gave up after {MAX_PROMOTION_ATTEMPTS} attempts")
+    final: Decision = {**decision, "promote": True}
+    record(run, PROMOTED, evaluation, final)
+    return final
+
+
+def keep(run: RunContext, evaluation: Evaluation, decision: Decision | None = None) -> Decision:
+    """Record that this run's model was not promoted, and why (``decision``, by default the evaluation's own);
+    the champion pointer is not touched."""
+    final: Decision = {**(decision or evaluation["decision"]), "promote": False}
+    record(run, KEPT, evaluation, final)
+    return final

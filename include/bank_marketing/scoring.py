@@ -10,10 +10,9 @@ from typing import Any
 import pandas as pd
 
 from include.bank_marketing import config, registry, storage
-from include.bank_marketing.layout import s3_uri
-from include.bank_marketing.validation import InputError, detect_delimiter
-
-PREDICTIONS_NAME = "predictions.csv"
+from include.bank_marketing.contracts import ScoringResult
+from include.bank_marketing.layout import CHAMPION_KEY, PREDICTIONS_NAME, s3_uri
+from include.bank_marketing.validation import InputError, detect_delimiter, output_labels
 
 
 def customer_chunks(
@@ -71,19 +70,20 @@ def predictions_key(input_key: str) -> str:
     return folder + PREDICTIONS_NAME
 
 
-def score_object(s3: Any, bucket: str, key: str, chunk_rows: int = config.SCORING_CHUNK_ROWS) -> dict[str, Any]:
+def score_object(s3: Any, bucket: str, key: str, chunk_rows: int = config.SCORING_CHUNK_ROWS) -> ScoringResult:
     """Score ``s3://bucket/key`` with the champion (sha256-verified) and write ``predictions.csv`` beside it.
 
     Labels use the champion's stored decision threshold. Returns a small summary for XCom and the alert.
     """
     champion, _ = registry.read_champion(s3, bucket)
     if champion is None:
-        raise InputError(f"no champion in s3://{bucket}/models/champion.json: train and promote a model first")
+        raise InputError(f"no champion in {s3_uri(bucket, CHAMPION_KEY)}: train and promote a model first")
     meta = storage.read_json(s3, champion["model_json_uri"])
     model = storage.load_model(s3, champion["model_uri"], champion["sha256"])
     threshold = float(champion["threshold"])
     data = storage.read_bytes(s3, s3_uri(bucket, key))
     out_key = predictions_key(key)
+    labels = output_labels(meta["input"]["target_format"])
     rows = positives = 0
     # Chunk by chunk into a temporary file, uploaded from disk: memory holds one chunk, whatever the file's size.
     with tempfile.TemporaryFile() as out:
@@ -93,8 +93,8 @@ def score_object(s3: Any, bucket: str, key: str, chunk_rows: int = config.SCORIN
             labelled = chunk.assign(
                 probability=pd.Series(proba, index=chunk.index).round(6), predicted=predicted.astype(int)
             )
-            if meta["input"].get("target_format") == "yes/no":
-                labelled["predicted"] = labelled["predicted"].map({0: "no", 1: "yes"})
+            if labels:
+                labelled["predicted"] = labelled["predicted"].map(labels)
             labelled.to_csv(out, header=rows == 0, index=False, encoding="utf-8")
             rows += len(chunk)
             positives += int(predicted.sum())

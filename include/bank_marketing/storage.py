@@ -115,6 +115,20 @@ def load_model(s3: Any, uri: str, expected_sha256: str) -> Any:
     return load_model_bytes(read_bytes(s3, uri), expected_sha256, source=uri)
 
 
+PRESIGN_SECONDS = 7 * 24 * 3600  # links in the report and the alert stay valid for a week
+
+
+def presign(s3: Any, uri: str, seconds: int = PRESIGN_SECONDS) -> str | None:
+    """A presigned HTTPS GET URL for ``uri``, or None when the client cannot sign (e.g. no credentials)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, key = parse_s3_uri(uri)
+    try:
+        return s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds)
+    except (BotoCoreError, ClientError):
+        return None
+
+
 __all__ = [
     "IntegrityError",
     "copy_object",
@@ -122,6 +136,7 @@ __all__ = [
     "list_keys",
     "load_model",
     "load_model_bytes",
+    "presign",
     "read_bytes",
     "read_json",
     "read_parquet",

@@ -3,101 +3,105 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from include.bank_marketing import config, storage
-from include.bank_marketing.layout import run_key, s3_uri
+from include.bank_marketing import config, families, layout, storage
+from include.bank_marketing.context import RunContext
+from include.bank_marketing.contracts import Candidate, Grid, SearchSummary, Split, TrainingSpec
+from include.bank_marketing.families import Encoding, FamilySpec
 from include.bank_marketing.preprocessing import build_preprocessor, features_and_target
 
-_ESTIMATORS = {
-    "logistic_regression": LogisticRegression,
-    "random_forest": RandomForestClassifier,
-    "hist_gradient_boosting": HistGradientBoostingClassifier,
-}
+MODEL_STEP = "model"
+PREPROCESS_STEP = "preprocess"
 
 
-def make_estimator(family: str, categorical_mask: list[bool] | None = None) -> Any:
-    """The family's unfitted estimator with its fixed settings and the shared random_state."""
-    if family not in _ESTIMATORS:
-        raise ValueError(f"unknown model family {family!r}; expected one of {', '.join(config.FAMILIES)}")
-    kwargs = dict(config.ESTIMATOR_SETTINGS.get(family, {}))
-    if family != "logistic_regression":
+def make_estimator(spec: FamilySpec, categorical_mask: list[bool] | None = None) -> Any:
+    """The family's unfitted estimator with its fixed settings and, where it takes one, the shared random_state."""
+    cls = spec.estimator_class()
+    kwargs = dict(spec.settings)
+    if "random_state" in cls().get_params():
         kwargs["random_state"] = config.RANDOM_STATE
-    if family == "hist_gradient_boosting" and categorical_mask and any(categorical_mask):
+    # Native categorical support needs to know which (positional) columns are categorical.
+    if spec.encoding is Encoding.NATIVE and categorical_mask and any(categorical_mask):
         kwargs["categorical_features"] = categorical_mask
-    return _ESTIMATORS[family](**kwargs)
+    return cls(**kwargs)
 
 
-def make_pipeline(family: str, numeric: list[str], categorical: list[str]) -> Pipeline:
+def make_pipeline(spec: FamilySpec, numeric: list[str], categorical: list[str]) -> Pipeline:
     """``Pipeline([preprocess, model])`` for a family: scores raw rows once fitted."""
-    encoding = config.ENCODING.get(family)
-    if encoding is None:
-        raise ValueError(f"unknown model family {family!r}; expected one of {', '.join(config.FAMILIES)}")
     # The preprocessor emits categorical columns first, so the mask is positional.
     mask = [True] * len(categorical) + [False] * len(numeric)
     return Pipeline(
         [
-            ("preprocess", build_preprocessor(numeric, categorical, encoding)),
-            ("model", make_estimator(family, mask)),
+            (PREPROCESS_STEP, build_preprocessor(numeric, categorical, spec.encoding)),
+            (MODEL_STEP, make_estimator(spec, mask)),
         ]
     )
 
 
-def plan(families: list[str], overrides: dict[str, dict[str, list]] | None = None) -> list[dict[str, Any]]:
+def pipeline_param(name: str) -> str:
+    """A grid key as a pipeline parameter: a bare name is the estimator's (``C`` -> ``model__C``)."""
+    return name if "__" in name else f"{MODEL_STEP}__{name}"
+
+
+def display_param(name: str) -> str:
+    """A pipeline parameter as reports show it: the estimator's own without the step prefix."""
+    return name.removeprefix(f"{MODEL_STEP}__")
+
+
+def plan(names: list[str], overrides: Mapping[str, Grid] | None = None) -> list[TrainingSpec]:
     """One ``{"family", "grid"}`` per requested family: the default grid, or the override given for it.
 
-    Rejects unknown families, overrides for families not requested, unknown estimator parameters and
+    Rejects unknown families, overrides for families not requested, parameters that no pipeline step has and
     empty value lists, so a typo in the trigger form fails before any training starts.
     """
     overrides = overrides or {}
-    if not isinstance(overrides, dict):
+    if not isinstance(overrides, Mapping):
         raise ValueError(f"param_grids must be a JSON object of {{family: {{parameter: [values]}}}}, got {overrides!r}")
-    if not families:
+    if not names:
         raise ValueError("model_families is empty; choose at least one family")
-    unknown = [f for f in [*families, *overrides] if f not in config.FAMILIES]
-    if unknown:
-        raise ValueError(f"unknown model family {unknown[0]!r}; expected one of {', '.join(config.FAMILIES)}")
-    stray = [f for f in overrides if f not in families]
+    for name in [*names, *overrides]:
+        families.get(name)  # raises on an unknown family
+    stray = [f for f in overrides if f not in names]
     if stray:
-        raise ValueError(f"param_grids overrides {stray[0]!r}, which is not in model_families {families}")
-    specs = []
-    for family in dict.fromkeys(families):  # keep order, drop repeats
-        grid = overrides.get(family, config.PARAM_GRIDS[family])
-        if not isinstance(grid, dict) or not grid:
-            raise ValueError(
-                f"param_grids[{family!r}] must be a non-empty {{parameter: [values]}} object, got {grid!r}"
-            )
-        valid = make_estimator(family).get_params()
-        for name, values in grid.items():
-            if name not in valid:
+        raise ValueError(f"param_grids overrides {stray[0]!r}, which is not in model_families {names}")
+    specs: list[TrainingSpec] = []
+    for name in dict.fromkeys(names):  # keep order, drop repeats
+        family = families.get(name)
+        grid = overrides.get(name, family.grid)
+        if not isinstance(grid, Mapping) or not grid:
+            raise ValueError(f"param_grids[{name!r}] must be a non-empty {{parameter: [values]}} object, got {grid!r}")
+        # Column names do not matter to the parameter names, so an empty pipeline lists them all.
+        valid = make_pipeline(family, [], []).get_params()
+        for key, values in grid.items():
+            if pipeline_param(key) not in valid:
                 raise ValueError(
-                    f"param_grids[{family!r}]: {name!r} is not a parameter of {_ESTIMATORS[family].__name__}"
+                    f"param_grids[{name!r}]: {key!r} is not a parameter of {family.estimator.rsplit('.', 1)[-1]} "
+                    f"nor of a pipeline step (write e.g. {PREPROCESS_STEP}__numeric__impute__strategy)"
                 )
             if not isinstance(values, list) or not values:
-                raise ValueError(f"param_grids[{family!r}][{name!r}] must be a non-empty list, got {values!r}")
-        specs.append({"family": family, "grid": grid})
+                raise ValueError(f"param_grids[{name!r}][{key!r}] must be a non-empty list, got {values!r}")
+        specs.append({"family": name, "grid": dict(grid)})
     return specs
 
 
 def grid_search(
-    family: str,
+    spec: TrainingSpec,
     train: Any,
     numeric: list[str],
     categorical: list[str],
-    grid: dict[str, list],
-    cv_folds: int = config.DEFAULT_CV_FOLDS,
+    cv_folds: int,
     n_jobs: int = config.N_JOBS,
-) -> tuple[Pipeline, dict[str, Any]]:
+) -> tuple[Pipeline, SearchSummary]:
     """Fit ``GridSearchCV`` for one family on the training split; return the refitted best pipeline and a summary."""
     x, y = features_and_target(train)
     search = GridSearchCV(
-        make_pipeline(family, numeric, categorical),
-        {f"model__{k}": v for k, v in grid.items()},
+        make_pipeline(families.get(spec["family"]), numeric, categorical),
+        {pipeline_param(k): v for k, v in spec["grid"].items()},
         scoring="roc_auc",
         cv=StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=config.RANDOM_STATE),
         n_jobs=n_jobs,
@@ -109,56 +113,34 @@ def grid_search(
     elapsed = time.perf_counter() - started
     i = search.best_index_
     results = search.cv_results_
-    summary = {
-        "family": family,
-        "best_params": {k.removeprefix("model__"): _plain(v) for k, v in search.best_params_.items()},
+    summary: SearchSummary = {
+        "family": spec["family"],
+        "best_params": _params(search.best_params_),
         "cv_auc": round(float(search.best_score_), 4),
         "cv_auc_std": round(float(results["std_test_score"][i]), 4),
         "cv_folds": cv_folds,
         "candidates": len(results["params"]),
         "fit_seconds": round(elapsed, 2),
         "grid_results": [
-            {"params": {k.removeprefix("model__"): _plain(v) for k, v in p.items()}, "cv_auc": round(float(m), 4)}
+            {"params": _params(p), "cv_auc": round(float(m), 4)}
             for p, m in zip(results["params"], results["mean_test_score"], strict=True)
         ],
     }
     return search.best_estimator_, summary
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars to Python ones, so the summary is JSON for XCom."""
-    return value.item() if hasattr(value, "item") else value
+def _params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters as reports show them, numpy scalars made Python ones so the summary is JSON for XCom."""
+    return {display_param(k): v.item() if hasattr(v, "item") else v for k, v in params.items()}
 
 
-def train_family(
-    s3: Any,
-    train_uri: str,
-    bucket: str,
-    run_id: str,
-    family: str,
-    grid: dict[str, list],
-    numeric: list[str],
-    categorical: list[str],
-    cv_folds: int,
-) -> dict[str, Any]:
-    """Grid-search one family on the training split in S3 and write its best pipeline to the run's candidates.
-
-    Returns ``{family, best_params, cv_auc, model_uri, sha256, ...}`` for XCom (the pickle stays in S3).
-    """
-    train = storage.read_parquet(s3, train_uri)
-    model, summary = grid_search(family, train, numeric, categorical, grid, cv_folds)
-    saved = storage.save_model(s3, s3_uri(bucket, run_key(run_id, f"candidates/{family}.joblib")), model)
+def train_planned(run: RunContext, split: Split, spec: TrainingSpec, cv_folds: int) -> Candidate:
+    """Grid-search one planned family on the split's training rows and write its best pipeline to the run's
+    candidates; returns the ``Candidate`` for XCom (the pickle stays in S3)."""
+    train = storage.read_parquet(run.s3, split["train_uri"])
+    model, summary = grid_search(spec, train, split["numeric"], split["categorical"], cv_folds)
+    saved = storage.save_model(run.s3, run.uri(layout.candidate(spec["family"])), model)
     return {**summary, "model_uri": saved["uri"], "sha256": saved["sha256"], "model_bytes": saved["bytes"]}
 
 
-def train_planned(
-    s3: Any, split: dict[str, Any], bucket: str, run_id: str, spec: dict[str, Any], cv_folds: int
-) -> dict[str, Any]:
-    """``train_family`` for one ``{"family", "grid"}`` of ``plan``, on the split that preprocessing wrote."""
-    return train_family(
-        s3, split["train_uri"], bucket, run_id, spec["family"], spec["grid"], split["numeric"], split["categorical"],
-        cv_folds,
-    )  # fmt: skip
-
-
-__all__ = ["grid_search", "make_estimator", "make_pipeline", "plan", "train_family", "train_planned"]
+__all__ = ["grid_search", "make_estimator", "make_pipeline", "plan", "train_planned"]

@@ -20,16 +20,18 @@ import math
 from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import pandas as pd
 
-from include.bank_marketing import config, storage
-from include.bank_marketing.layout import rejected_prefix, run_key, s3_uri
+from include.bank_marketing import config, layout, storage
+from include.bank_marketing.context import RunContext
+from include.bank_marketing.contracts import ValidatedInput
+from include.bank_marketing.layout import rejected_prefix
 
 DELIMITERS = (";", ",")
+YES_NO = "yes/no"
 TARGET_FORMATS = {
-    "yes/no": {"yes": 1, "no": 0},
+    YES_NO: {"yes": 1, "no": 0},
     "1/0": {"1": 1, "0": 0, "1.0": 1, "0.0": 0},
 }
 # Bytes decoded at a time by the UTF-8 check: each decoded chunk is dropped before the next is made.
@@ -38,12 +40,17 @@ _DECODE_CHUNK = 1 << 20
 _COPY_OBJECT_MAX_BYTES = 5 * 1024**3
 
 
+def output_labels(target_format: str) -> dict[int, str] | None:
+    """How predicted 0/1 are written back for an input of ``target_format``: as yes/no, or None to keep 0/1."""
+    return {0: "no", 1: "yes"} if target_format == YES_NO else None
+
+
 class InputError(ValueError):
     """The input file breaks the contract; ``str(error)`` is a one-line reason fit for a log and an alert."""
 
 
 @dataclass
-class ValidatedInput:
+class ParsedInput:
     """A parsed, checked input: ``frame`` holds ``row_id``, the features and ``y`` as 0/1."""
 
     frame: pd.DataFrame
@@ -201,7 +208,7 @@ def _classify(frame: pd.DataFrame, features: list[str], lines: array) -> tuple[l
     return numeric, categorical
 
 
-def parse_csv(data: bytes, cv_folds: int = config.DEFAULT_CV_FOLDS) -> ValidatedInput:
+def parse_csv(data: bytes, cv_folds: int = config.DEFAULT_CV_FOLDS) -> ParsedInput:
     """Parse and check the raw bytes of an input file; raise ``InputError`` naming the first problem found.
 
     ``data`` is never copied whole: peak memory beyond it is the parsed frame, or, for a file rejected before
@@ -270,61 +277,60 @@ def parse_csv(data: bytes, cv_folds: int = config.DEFAULT_CV_FOLDS) -> Validated
             config.TARGET: target.to_numpy(),
         }
     )
-    return ValidatedInput(out, delimiter, target_format, numeric, categorical)
+    return ParsedInput(out, delimiter, target_format, numeric, categorical)
 
 
-def quarantine(s3: Any, bucket: str, key: str, run_id: str, reason: str, sha256: str | None, size: int) -> str:
+def quarantine(run: RunContext, key: str, reason: str, sha256: str | None, size: int) -> str:
     """Copy a rejected input to ``rejected/{run_id}/`` with a ``reason.json``; the original is not touched.
 
     The copy is server-side: the object's bytes never pass through the worker. ``sha256`` is None for an
     object rejected unread (too large to download).
     """
-    prefix = rejected_prefix(run_id)
+    prefix = rejected_prefix(run.run_id)
     target_key = f"{prefix}/{key.rsplit('/', 1)[-1]}"
     if size > _COPY_OBJECT_MAX_BYTES:
         # boto3's managed copy: UploadPartCopy in parts, as CopyObject refuses sources over 5 GiB.
-        s3.copy({"Bucket": bucket, "Key": key}, bucket, target_key)
+        run.s3.copy({"Bucket": run.bucket, "Key": key}, run.bucket, target_key)
     else:
-        storage.copy_object(s3, s3_uri(bucket, key), s3_uri(bucket, target_key))
+        storage.copy_object(run.s3, run.bucket_uri(key), run.bucket_uri(target_key))
     return storage.write_json(
-        s3,
-        s3_uri(bucket, f"{prefix}/reason.json"),
+        run.s3,
+        run.bucket_uri(f"{prefix}/reason.json"),
         {
-            "input_uri": s3_uri(bucket, key),
+            "input_uri": run.bucket_uri(key),
             "reason": reason,
             "sha256": sha256,
             "bytes": size,
-            "run_id": run_id,
+            "run_id": run.run_id,
             "rejected_at": datetime.now(UTC).isoformat(),
         },
     )
 
 
-def validate_object(s3: Any, bucket: str, key: str, run_id: str, cv_folds: int) -> dict[str, Any]:
-    """Read ``s3://bucket/key`` once, validate it and store the parsed rows as Parquet for the next stages.
+def validate_object(run: RunContext, key: str, cv_folds: int) -> ValidatedInput:
+    """Read ``s3://{bucket}/{key}`` once, validate it and store the parsed rows as Parquet for the next stages.
 
     Returns a small summary for XCom. On bad input the object is quarantined and ``InputError`` is raised.
     An object over ``config.MAX_INPUT_BYTES`` is rejected from its size alone, without being downloaded.
     """
-    uri = s3_uri(bucket, key)
-    size = int(s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
+    uri = run.bucket_uri(key)
+    size = int(run.s3.head_object(Bucket=run.bucket, Key=key)["ContentLength"])
     if size > config.MAX_INPUT_BYTES:
         reason = (
             f"{uri}: file too large: {size:,} bytes, over the limit of {config.MAX_INPUT_BYTES:,} bytes "
             "(MAX_INPUT_BYTES); not downloaded"
         )
-        quarantine(s3, bucket, key, run_id, reason, None, size)
+        quarantine(run, key, reason, None, size)
         raise InputError(reason)
-    data = storage.read_bytes(s3, uri)
+    data = storage.read_bytes(run.s3, uri)
     sha256, size = storage.sha256_hex(data), len(data)
     try:
         parsed = parse_csv(data, cv_folds=cv_folds)
     except InputError as exc:
         reason = f"{uri}: {exc}"
-        quarantine(s3, bucket, key, run_id, reason, sha256, size)
+        quarantine(run, key, reason, sha256, size)
         raise InputError(reason) from None
     del data
-    validated_uri = storage.write_parquet(s3, s3_uri(bucket, run_key(run_id, "validated.parquet")), parsed.frame)
     return {
         "input_uri": uri,
         "input_sha256": sha256,
@@ -335,5 +341,5 @@ def validate_object(s3: Any, bucket: str, key: str, run_id: str, cv_folds: int) 
         "class_counts": parsed.class_counts,
         "numeric": parsed.numeric,
         "categorical": parsed.categorical,
-        "validated_uri": validated_uri,
+        "validated_uri": storage.write_parquet(run.s3, run.uri(layout.VALIDATED), parsed.frame),
     }

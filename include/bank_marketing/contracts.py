@@ -1,0 +1,268 @@
+"""What travels between the stages: one declared type per hand-over, and the verdict's one spelling.
+
+Every type here is a ``TypedDict`` of plain JSON values, so the same object is what a stage function returns,
+what the DAG task pushes to XCom and what the next stage receives; nothing here imports pandas or
+scikit-learn, so the DAG files can import it at parse time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, NotRequired, TypedDict
+
+from include.bank_marketing import config
+
+
+class Verdict(StrEnum):
+    """The baseline verdict of a run. Its value is the spelling stored in JSON; ``label`` is how texts show it."""
+
+    PASS = "PASS"
+    BELOW_BASELINE = "BELOW_BASELINE"
+
+    @property
+    def label(self) -> str:
+        """Human spelling, e.g. ``BELOW BASELINE``."""
+        return self.value.replace("_", " ")
+
+
+# --- validate -----------------------------------------------------------------------------------------------
+
+
+class ValidatedInput(TypedDict):
+    """The checked input file: where its parsed rows are (Parquet) and what validation learned of it."""
+
+    input_uri: str
+    input_sha256: str
+    input_bytes: int
+    rows: int
+    delimiter: str
+    target_format: str  # "yes/no" or "1/0": how new.csv and predictions.csv write labels back
+    class_counts: dict[str, int]  # rows per class, keyed "0" and "1"
+    numeric: list[str]
+    categorical: list[str]
+    validated_uri: str
+
+
+# --- check_drift ----------------------------------------------------------------------------------------------
+
+
+class DriftedColumn(TypedDict):
+    column: str
+    psi: float
+
+
+class DriftCheck(TypedDict):
+    """The drift check's summary; the per-column detail is in ``drift.json`` at ``drift_uri``."""
+
+    drift_uri: str
+    summary: str  # one line for the alert and the report
+    drifted: list[DriftedColumn]
+    max_psi: float | None  # None: nothing compared (no champion, or no common column)
+    threshold: float
+    champion_run_id: str | None
+
+
+# --- preprocess ----------------------------------------------------------------------------------------------
+
+
+class Split(TypedDict):
+    """The stratified train/test split written as Parquet, and the feature columns that remain."""
+
+    numeric: list[str]
+    categorical: list[str]
+    dropped: list[str]
+    train_uri: str
+    test_uri: str
+    train_rows: int
+    test_rows: int
+    train_positive_rate: float
+    test_positive_rate: float
+
+
+# --- plan_training / train -----------------------------------------------------------------------------------
+
+# Parameter name (a pipeline parameter such as ``model__C``, or an estimator parameter such as ``C``) -> values.
+Grid = dict[str, list[Any]]
+
+
+class TrainingSpec(TypedDict):
+    """One mapped ``train`` task: a family and the grid it searches."""
+
+    family: str
+    grid: Grid
+
+
+class GridResult(TypedDict):
+    params: dict[str, Any]
+    cv_auc: float
+
+
+class SearchSummary(TypedDict):
+    """One family's grid search: the best parameters and every parameter set's CV AUC."""
+
+    family: str
+    best_params: dict[str, Any]
+    cv_auc: float
+    cv_auc_std: float
+    cv_folds: int
+    candidates: int  # parameter sets tried
+    fit_seconds: float
+    grid_results: list[GridResult]
+
+
+class Candidate(SearchSummary):
+    """One family's best pipeline from its grid search: the pickle stays in S3, its summary travels."""
+
+    model_uri: str
+    sha256: str
+    model_bytes: int
+
+
+# --- evaluate ------------------------------------------------------------------------------------------------
+
+
+class ConfusionMatrix(TypedDict):
+    tn: int
+    fp: int
+    fn: int
+    tp: int
+
+
+class Metrics(TypedDict):
+    """Test metrics at one threshold. The names of the compared ones are ``config.METRICS``."""
+
+    auc: float
+    f1: float
+    precision: float
+    recall: float
+    accuracy: float
+    threshold: float
+    rows: int
+    confusion_matrix: ConfusionMatrix
+    classification_report: str
+
+
+def metric_values(metrics: Metrics) -> dict[str, float]:
+    """The compared metrics (``config.METRICS``) of ``metrics``, by name: what model.json and the pointer keep."""
+    values: Mapping[str, Any] = metrics
+    return {name: values[name] for name in config.METRICS}
+
+
+class Check(TypedDict):
+    """One metric beside its baseline."""
+
+    value: float
+    baseline: float
+    passed: bool
+
+
+class LeaderboardRow(TypedDict):
+    family: str
+    cv_auc: float
+    fit_seconds: float
+
+
+class Decision(TypedDict):
+    """Promote or keep, why, and the champion the challenger was compared with."""
+
+    promote: bool
+    reason: str
+    margin: float
+    challenger_auc: float
+    champion_run_id: str | None
+    champion_auc: float | None
+    champion_etag: NotRequired[str | None]  # the pointer's ETag when compared: the conditional write's guard
+
+
+class ScoredModel(TypedDict):
+    """The winning candidate scored on the test split and its verdict against the baselines."""
+
+    family: str
+    best_params: dict[str, Any]
+    cv_auc: float
+    candidate_uri: str
+    sha256: str
+    scores_uri: str  # row_id, y and probability of every test row
+    metrics: Metrics  # at threshold 0.5, where the baselines were measured
+    threshold: float  # the operating point: max F1 on out-of-fold training predictions
+    threshold_oof_f1: float | None
+    metrics_at_threshold: Metrics
+    checks: dict[str, Check]
+    verdict: str  # a Verdict value, stored as its plain string so XCom and JSON carry it as is
+    leaderboard: list[LeaderboardRow]
+
+
+class Evaluation(ScoredModel):
+    """``evaluate``'s result: the scored winner and the promotion decision it implies against the champion."""
+
+    decision: Decision
+
+
+# --- publish -------------------------------------------------------------------------------------------------
+
+
+class Artifacts(TypedDict):
+    """Where publish wrote the run's artifacts."""
+
+    model_uri: str
+    model_json_uri: str
+    metrics_uri: str
+    new_csv_uri: str
+    latest_new_csv_uri: str
+    profile_uri: str
+    predictions_rows: int
+
+
+# --- promote / keep_champion ---------------------------------------------------------------------------------
+
+
+class Champion(TypedDict):
+    """The champion pointer, ``models/champion.json``."""
+
+    run_id: str
+    promoted_at: str
+    model_uri: str
+    model_json_uri: str
+    profile_uri: str | None
+    sha256: str
+    family: str
+    threshold: float
+    metrics: dict[str, float]
+    reason: str
+    previous_run_id: str | None
+
+
+# --- build_report / notify -----------------------------------------------------------------------------------
+
+
+class ReportLinks(TypedDict):
+    report_uri: str
+    report_url: str | None  # presigned; None when the connection cannot sign
+    chart_uris: dict[str, str]
+
+
+class RunResults(TypedDict):
+    """Everything a finished training run produced: what the report and the SNS message are built from."""
+
+    validated: ValidatedInput
+    drift: DriftCheck
+    split: Split
+    candidates: list[Candidate]
+    evaluation: Evaluation
+    artifacts: Artifacts
+    decision: Decision
+
+
+# --- scoring DAG ---------------------------------------------------------------------------------------------
+
+
+class ScoringResult(TypedDict):
+    input_uri: str
+    predictions_uri: str
+    rows: int
+    positives: int
+    positive_share: float
+    threshold: float
+    champion_run_id: str
+    family: str

@@ -1,0 +1,74 @@
+"""The training run's settings: the DAG's Param names and defaults, and their reading into one typed object.
+
+The DAG's trigger form (``dags/``) and the bare pipeline (``pipeline.py``) both go through here, so a default,
+a Param name or the way a Param becomes a setting (the baselines dict, the dropped columns) is written once.
+No pandas or scikit-learn: the DAG file imports it at parse time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from include.bank_marketing import config
+from include.bank_marketing.contracts import Grid
+from include.bank_marketing.families import FAMILIES
+
+BASELINE_PREFIX = "baseline_"
+# The column that drop_duration leaves out: the call's length, known only once the call is over.
+DURATION_COLUMN = "duration"
+
+
+def baseline_param(metric: str) -> str:
+    """The Param holding the baseline of ``metric``, e.g. ``baseline_auc``."""
+    return f"{BASELINE_PREFIX}{metric}"
+
+
+def defaults(bucket: str = config.DEFAULT_BUCKET, input_key: str = config.DEFAULT_INPUT_KEY) -> dict[str, Any]:
+    """Every Param of the training DAG with its default value (the form's defaults, the pipeline's too)."""
+    return {
+        "bucket": bucket,
+        "input_key": input_key,
+        "wait_timeout_seconds": config.WAIT_TIMEOUT_SECONDS,
+        "model_families": list(FAMILIES),
+        "cv_folds": config.DEFAULT_CV_FOLDS,
+        "drop_duration": False,
+        "param_grids": {},
+        "drift_threshold": config.DRIFT_PSI_THRESHOLD,
+        "promotion_margin": config.PROMOTION_MARGIN,
+        **{baseline_param(name): value for name, value in config.BASELINES.items()},
+        "sns_topic_arn": config.DEFAULT_TOPIC_ARN,
+    }
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """A run's Params read into the settings the stages take."""
+
+    bucket: str
+    families: list[str]
+    param_grids: Mapping[str, Grid]  # overrides as given; training.plan checks their shape
+    cv_folds: int
+    drop: list[str]  # feature columns left out before the split
+    drift_threshold: float
+    promotion_margin: float
+    baselines: dict[str, float]  # metric -> the value a model must reach to PASS
+    sns_topic_arn: str
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> TrainingSettings:
+        """Read a run's Params (as Airflow gives them, or ``defaults()`` with overrides)."""
+        return cls(
+            bucket=params["bucket"],
+            families=list(params["model_families"]),
+            param_grids=params.get("param_grids") or {},  # the form sends null for "no overrides"
+            cv_folds=int(params["cv_folds"]),
+            drop=[DURATION_COLUMN] if params["drop_duration"] else [],
+            drift_threshold=float(params["drift_threshold"]),
+            promotion_margin=float(params["promotion_margin"]),
+            baselines={
+                name: float(params[baseline_param(name)]) for name in config.METRICS if baseline_param(name) in params
+            },
+            sns_topic_arn=params["sns_topic_arn"],
+        )
