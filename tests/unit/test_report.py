@@ -1,62 +1,48 @@
-"""report: the run's PNG charts and the self-contained HTML page."""
+"""report: the self-contained HTML page rendered from the Jinja2 template."""
 
 from __future__ import annotations
 
 import base64
 import copy
-import io
 import re
 import subprocess
 import sys
-import time
 from html.parser import HTMLParser
 
-import numpy as np
+import jinja2
 import pytest
-from PIL import Image
 
-from include.bank_marketing import config, report
+from include.bank_marketing import charts, config, report
+from include.bank_marketing.contracts import Verdict
 from tests.conftest import ROOT
 
-CHART_NAMES = {"roc.png", "precision_recall.png", "confusion_matrix.png", "cv_auc.png"}
-GRID_RESULTS = [
-    {"family": "logistic_regression", "params": {"C": 0.1}, "cv_auc": 0.9011},
-    {"family": "logistic_regression", "params": {"C": 1.0}, "cv_auc": 0.9023},
-    {"family": "random_forest", "params": {"max_depth": 12, "min_samples_leaf": 2}, "cv_auc": 0.9187},
-    {"family": "hist_gradient_boosting", "params": {"learning_rate": 0.1, "max_leaf_nodes": 31}, "cv_auc": 0.9312},
-]
+# Stand-ins for the PNGs: the page embeds whatever bytes it is given, so drawing real charts is not needed here.
+IMAGES = {name: f"png bytes of {name}".encode() + bytes(range(256)) for name in charts.CAPTIONS}
+
+AT_0_5 = {"auc": 0.9371, "f1": 0.5412, "precision": 0.6633, "recall": 0.4571, "accuracy": 0.9101}
 
 
-def synthetic_scores(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Labels with about 12 % positives (as in banking.csv) and probabilities that separate them imperfectly."""
-    rng = np.random.default_rng(seed)
-    y = (rng.random(n) < 0.12).astype(int)
-    proba = np.clip(rng.normal(0.2 + 0.4 * y, 0.2), 0, 1)
-    return y, proba
-
-
-@pytest.fixture(scope="module")
-def images() -> dict[str, bytes]:
-    """The four charts of 400 synthetic rows, drawn once for the module (drawing is the slow part)."""
-    y, proba = synthetic_scores(400)
-    return report.charts(y, proba, 0.37, GRID_RESULTS)
+def checks_of(values: dict[str, float]) -> dict:
+    """The checks evaluation records for ``values`` at threshold 0.5 against ``config.BASELINES``."""
+    return {n: {"value": values[n], "baseline": b, "passed": values[n] >= b} for n, b in config.BASELINES.items()}
 
 
 def make_context(**changes) -> dict:
-    """A report context as the DAG builds it (plain JSON values), with top-level keys replaced by ``changes``."""
+    """A report context as build_report assembles it, with top-level keys replaced by ``changes``."""
     context = {
         "run_id": "manual__2026-11-28T05:34:00+00:00",
         "dag_id": "bank_marketing",
         "created_at": "2026-11-28T05:41:12+00:00",
+        "verdict": Verdict.PASS,
+        "checks": checks_of(AT_0_5),
         "family": "hist_gradient_boosting",
         "params": {"learning_rate": 0.1, "max_leaf_nodes": 31},
         "cv_auc": 0.9312,
         "threshold": 0.37,
         "metrics": {
-            "at_0_5": {"auc": 0.9371, "f1": 0.5412, "precision": 0.6633, "recall": 0.4571, "accuracy": 0.9101},
+            "at_0_5": dict(AT_0_5),
             "at_threshold": {"auc": 0.9371, "f1": 0.6012, "precision": 0.5623, "recall": 0.6458, "accuracy": 0.9007},
         },
-        "baselines": dict(config.BASELINES),
         "champion": {
             "run_id": "scheduled__2026-11-27T05:00:00+00:00",
             "auc": 0.9302,
@@ -81,6 +67,7 @@ def make_context(**changes) -> dict:
                 "campaign": {"kind": "numeric", "psi": 0.0871},
                 "job": {"kind": "categorical", "psi": 0.2519, "unseen_share": 0.031},
             },
+            "missing_columns": [],
             "summary": "drift in 2 columns: balance PSI 0.41, job PSI 0.25 (threshold 0.2)",
         },
         "artifacts": {
@@ -91,6 +78,28 @@ def make_context(**changes) -> dict:
             "new_csv": {"uri": "s3://bank-ml/runs/r/new.csv", "url": None},
         },
     }
+    context.update(copy.deepcopy(changes))
+    return context
+
+
+def minimal_context(**changes) -> dict:
+    """The least a context can hold: no drift check, no metrics, checks, parameters or artifacts."""
+    context = make_context(
+        checks={},
+        metrics={"at_0_5": {}, "at_threshold": {}},
+        params={},
+        drift=None,
+        artifacts={},
+        champion={"run_id": None, "auc": None, "decision": "promoted", "reason": "no champion yet"},
+        data={
+            "input_uri": "s3://b/in.csv",
+            "rows": 0,
+            "class_counts": {},
+            "numeric": [],
+            "categorical": [],
+            "dropped": [],
+        },
+    )
     context.update(copy.deepcopy(changes))
     return context
 
@@ -122,87 +131,6 @@ def parse(page: str) -> list[tuple[str, dict[str, str | None]]]:
     return collector.tags
 
 
-# --- charts ------------------------------------------------------------------------------------------------
-
-
-def test_charts_are_the_four_named_pngs(images):
-    assert set(images) == CHART_NAMES
-
-
-@pytest.mark.parametrize("name", sorted(CHART_NAMES))
-def test_every_chart_is_an_800x600_png(images, name):
-    image = Image.open(io.BytesIO(images[name]))
-    image.load()  # decodes the whole stream: a truncated PNG fails here, not only its header
-
-    assert image.format == "PNG"
-    assert image.size == report.CHART_SIZE == (800, 600)
-    assert "Software" not in image.info  # no matplotlib version string in the bytes
-
-
-def test_charts_are_deterministic(images):
-    y, proba = synthetic_scores(400)
-
-    assert report.charts(y, proba, 0.37, GRID_RESULTS) == images
-
-
-def test_charts_differ_with_the_threshold(images):
-    y, proba = synthetic_scores(400)
-    again = report.charts(y, proba, 0.6, GRID_RESULTS)
-
-    # The threshold moves the PR marker and the confusion counts, nothing else.
-    assert again["confusion_matrix.png"] != images["confusion_matrix.png"]
-    assert again["precision_recall.png"] != images["precision_recall.png"]
-    assert again["cv_auc.png"] == images["cv_auc.png"]
-
-
-def test_charts_leave_no_pyplot_figure_open(images):
-    import matplotlib.pyplot as plt
-
-    y, proba = synthetic_scores(100)
-    report.charts(y, proba, 0.5, GRID_RESULTS)
-
-    assert plt.get_fignums() == []
-
-
-@pytest.mark.parametrize(
-    ("y", "proba", "grid"),
-    [
-        pytest.param([0, 0, 0, 0], [0.1, 0.2, 0.7, 0.4], GRID_RESULTS, id="one-class"),
-        pytest.param([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], [], id="no-grid-results"),
-        pytest.param(
-            [0, 1, 0, 1],
-            [0.1, 0.9, 0.2, 0.8],
-            [{"family": "random_forest", "params": {}, "cv_auc": float("nan")}, *GRID_RESULTS[:1]],
-            id="nan-cv-auc",
-        ),
-        pytest.param([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], GRID_RESULTS, id="threshold-above-every-score"),
-    ],
-)
-def test_charts_of_degenerate_inputs_are_still_800x600(y, proba, grid):
-    images = report.charts(y, proba, 0.95, grid)
-
-    assert set(images) == CHART_NAMES
-    assert all(Image.open(io.BytesIO(png)).size == (800, 600) for png in images.values())
-
-
-def test_charts_reject_mismatched_or_empty_inputs():
-    with pytest.raises(ValueError, match="as many probabilities"):
-        report.charts([0, 1, 1], [0.2, 0.8], 0.5, GRID_RESULTS)
-    with pytest.raises(ValueError, match="as many probabilities"):
-        report.charts([], [], 0.5, GRID_RESULTS)
-
-
-def test_charts_of_9000_rows_take_under_3_seconds(images):
-    # The module fixture has already imported matplotlib and scikit-learn: this times the drawing itself.
-    y, proba = synthetic_scores(9000, seed=1)
-    start = time.perf_counter()
-    images = report.charts(y, proba, 0.37, GRID_RESULTS * 3)
-    elapsed = time.perf_counter() - start
-
-    assert set(images) == CHART_NAMES
-    assert elapsed < 3.0, f"charts() took {elapsed:.2f} s for 9,000 rows"
-
-
 def test_importing_report_loads_no_plotting_or_ml_library():
     code = (
         "import sys, include.bank_marketing.report; "
@@ -213,12 +141,12 @@ def test_importing_report_loads_no_plotting_or_ml_library():
     assert out.stdout.strip() == "[]"
 
 
-# --- html: content ------------------------------------------------------------------------------------------
+# --- content ------------------------------------------------------------------------------------------------
 
 
-def test_html_shows_every_metric_the_threshold_and_the_baselines(images):
+def test_html_shows_every_metric_the_threshold_and_the_baselines():
     context = make_context()
-    page = report.html(context, images)
+    page = report.render_html(context, IMAGES)
 
     for column in ("at_0_5", "at_threshold"):
         for name in config.METRICS:
@@ -229,35 +157,76 @@ def test_html_shows_every_metric_the_threshold_and_the_baselines(images):
     assert "<strong>0.37</strong>" in page
 
 
-def test_html_shows_the_model_the_decision_and_the_data(images):
-    page = report.html(make_context(), images)
+def test_html_lists_the_metrics_in_config_order_whatever_the_context_order():
+    context = make_context()
+    context["checks"] = dict(reversed(context["checks"].items()))
+    context["metrics"]["at_0_5"] = dict(reversed(context["metrics"]["at_0_5"].items()))
+    page = report.render_html(context, IMAGES)
 
-    assert "<strong>hist_gradient_boosting</strong>" in page
+    assert [page.index(f"<tr><td>{name}</td>") for name in config.METRICS] == sorted(
+        page.index(f"<tr><td>{name}</td>") for name in config.METRICS
+    )
+
+
+def test_html_shows_a_metric_without_a_check_as_having_no_baseline():
+    context = make_context()
+    del context["checks"]["recall"]
+    row = table_row(report.render_html(context, IMAGES), "recall")
+
+    assert "no baseline" in row
+    assert "0.4571" in row and "0.6458" in row
+
+
+@pytest.mark.parametrize("value", [float("nan"), "absent"])
+def test_html_shows_a_missing_metric_value_as_n_a(value):
+    context = make_context()
+    if value == "absent":
+        del context["metrics"]["at_threshold"]["f1"]
+    else:
+        context["metrics"]["at_threshold"]["f1"] = value
+    row = table_row(report.render_html(context, IMAGES), "f1")
+
+    assert '<td class="num">n/a</td>' in row
+    assert "0.5412" in row  # the 0.5 column is still shown
+
+
+def test_html_shows_the_model_the_decision_and_the_data():
+    page = report.render_html(make_context(), IMAGES)
+
+    assert "<strong>hist_gradient_boosting</strong> (Histogram gradient boosting" in page
     assert "0.9312" in page  # CV AUC
     assert "<td>learning_rate</td><td>0.1</td>" in page
     assert "<td>max_leaf_nodes</td><td>31</td>" in page
     assert "Promoted to champion" in page
     assert "challenger AUC 0.9371 beats champion 0.9302 by more than 0.002" in page
     assert "scheduled__2026-11-27T05:00:00+00:00" in page
+    assert "0.9302" in page  # the champion's AUC on the same rows
     assert "manual__2026-11-28T05:34:00+00:00" in page
     assert "45,211" in page
-    assert "11.7% positive" in page  # 5289 / 45211
+    assert "no 39,922, yes 5,289 (11.7% positive)" in page  # 5289 / 45211
     for column in ("age", "balance", "campaign", "job", "marital", "education", "duration"):
         assert f"<code>{column}</code>" in page
 
 
-def test_html_kept_champion_reads_as_not_promoted(images):
+def test_html_shows_the_parameters_as_json_values():
+    page = report.render_html(make_context(params={"class_weight": None, "hidden": [8, 4]}), IMAGES)
+
+    assert "<td>class_weight</td><td>null</td>" in page
+    assert "<td>hidden</td><td>[8, 4]</td>" in page
+
+
+def test_html_kept_champion_reads_as_not_promoted():
     champion = {"run_id": "r0", "auc": 0.95, "decision": "kept_champion", "reason": "challenger AUC 0.9371 < 0.95"}
-    page = report.html(make_context(champion=champion), images)
+    page = report.render_html(make_context(champion=champion), IMAGES)
 
     assert "Not promoted: the champion is kept" in page
     assert "challenger AUC 0.9371 &lt; 0.95" in page
     assert "Promoted to champion" not in page
 
 
-def test_html_drift_table_is_sorted_by_psi_with_drifted_columns_highlighted(images):
+def test_html_drift_table_is_sorted_by_psi_with_drifted_columns_highlighted():
     context = make_context()
-    page = report.html(context, images)
+    page = report.render_html(context, IMAGES)
 
     assert f"<p>{context['drift']['summary']}</p>" in page
     rows = re.findall(r"<tr( class=\"drifted\")?><td>(\w+)</td><td>(?:numeric|categorical)</td>", page)
@@ -265,22 +234,38 @@ def test_html_drift_table_is_sorted_by_psi_with_drifted_columns_highlighted(imag
     assert {name for drifted, name in rows if drifted} == {"balance", "job"}
     assert "3.1%" in table_row(page, "job")  # unseen categories
     assert "<strong>balance</strong>, <strong>job</strong>" in page
+    assert "Missing from the file" not in page
 
 
-def test_html_embeds_every_chart_as_a_data_uri(images):
-    page = report.html(make_context(), images)
-
-    for name, png in images.items():
-        assert f"data:image/png;base64,{base64.b64encode(png).decode()}" in page, name
-        assert report.CAPTIONS[name] in page
-    # In the page's order: ROC, PR, confusion matrix, grid search.
-    positions = [page.index(base64.b64encode(images[n]).decode()) for n in report.CAPTIONS]
-    assert positions == sorted(positions)
-
-
-def test_html_loads_nothing_external_and_links_only_the_given_artifacts(images):
+def test_html_drift_table_puts_columns_without_psi_last_and_keeps_a_drifted_column_missing_from_it():
     context = make_context()
-    page = report.html(context, images)
+    context["drift"]["columns"]["zeta"] = {"kind": "numeric", "psi": float("nan")}
+    context["drift"]["drifted"].append({"column": "pdays", "psi": 0.3})
+    page = report.render_html(context, IMAGES)
+
+    names = re.findall(r"<tr(?: class=\"drifted\")?><td>(\w+)</td><td>(?:numeric|categorical|n/a)</td>", page)
+    assert names == ["balance", "pdays", "job", "campaign", "age", "zeta"]
+    assert table_row(page, "pdays").startswith('<tr class="drifted">')
+
+
+# --- charts and links ---------------------------------------------------------------------------------------
+
+
+def test_html_embeds_every_chart_as_a_data_uri_in_caption_order():
+    page = report.render_html(make_context(), dict(reversed(IMAGES.items())))
+
+    for name, png in IMAGES.items():
+        assert f"data:image/png;base64,{base64.b64encode(png).decode()}" in page, name
+        assert charts.CAPTIONS[name] in page
+    # In the page's order: ROC, PR, confusion matrix, grid search.
+    positions = [page.index(base64.b64encode(IMAGES[n]).decode()) for n in charts.CAPTIONS]
+    assert positions == sorted(positions)
+    assert page.count('width="800" height="600"') == 4
+
+
+def test_html_loads_nothing_external_and_links_only_the_given_artifacts():
+    context = make_context()
+    page = report.render_html(context, IMAGES)
     tags = parse(page)
 
     assert not [t for t, _ in tags if t in {"script", "link", "iframe", "object", "embed"}]
@@ -294,143 +279,216 @@ def test_html_loads_nothing_external_and_links_only_the_given_artifacts(images):
     assert 'src="http' not in page
 
 
-def test_html_shows_artifacts_without_url_as_their_s3_uri(images):
-    page = report.html(make_context(), images)
+def test_html_shows_artifacts_without_url_as_their_s3_uri():
+    page = report.render_html(make_context(), IMAGES)
 
     assert "<td>new_csv</td><td><code>s3://bank-ml/runs/r/new.csv</code></td>" in page
     assert ">s3://bank-ml/runs/r/model.joblib</a>" in page
 
 
-def test_html_never_links_a_non_web_url(images):
-    artifacts = {"evil": {"uri": "s3://b/k", "url": "javascript:alert(1)"}}
-    page = report.html(make_context(artifacts=artifacts), images)
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,<b>x</b>", " http://x"])
+def test_html_never_links_a_non_web_url(url):
+    artifacts = {"evil": {"uri": "s3://b/k", "url": url}}
+    page = report.render_html(make_context(artifacts=artifacts), IMAGES)
 
     assert "href" not in page
     assert "<code>s3://b/k</code>" in page
 
 
-def test_html_escapes_every_value(images):
+# --- escaping -----------------------------------------------------------------------------------------------
+
+
+def test_autoescape_is_on_for_every_value():
+    context = make_context(dag_id="a<b & c>d")
+    context["champion"]["reason"] = "AUC 0.93 < 0.95 & falling"
+    page = report.render_html(context, IMAGES)
+
+    assert "<code>a&lt;b &amp; c&gt;d</code>" in page
+    assert "AUC 0.93 &lt; 0.95 &amp; falling" in page
+    assert "a<b" not in page and "& falling" not in page
+
+
+def test_html_escapes_every_value():
     evil = "<script>alert('x')</script>"
     context = make_context(
         family=evil,
         run_id=evil,
         params={evil: evil},
-        champion={"run_id": evil, "auc": 0.9, "decision": "promoted", "reason": evil},
+        champion={"run_id": evil, "auc": 0.9, "decision": evil, "reason": evil},
         artifacts={evil: {"uri": evil, "url": 'https://x.example/"onmouseover="alert(1)'}},
     )
     context["drift"]["summary"] = evil
     context["drift"]["columns"][evil] = {"kind": evil, "psi": 0.5}
+    context["drift"]["drifted"].append({"column": evil, "psi": 0.5})
+    context["drift"]["missing_columns"] = [evil]
     context["data"]["categorical"] = [evil]
-    page = report.html(context, images)
+    context["data"]["input_uri"] = evil
+    context["checks"][evil] = {"value": 0.5, "baseline": 0.4, "passed": True}
+    page = report.render_html(context, IMAGES)
 
     assert "<script" not in page
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
-    assert 'href="https://x.example/&quot;onmouseover=&quot;alert(1)"' in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    assert 'href="https://x.example/&#34;onmouseover=&#34;alert(1)"' in page
     assert not [t for t, _ in parse(page) if t == "script"]
+    assert not [a for _, a in parse(page) if "onmouseover" in a]
 
 
-def test_html_is_a_complete_document(images):
-    page = report.html(make_context(), images)
+def test_html_escapes_a_chart_name_and_caption():
+    page = report.render_html(make_context(), {'"><script>x</script>.png': b"\x89PNG"})
+
+    assert "<script" not in page
+    assert 'alt="&#34;&gt;&lt;script&gt;x&lt;/script&gt;.png"' in page
+
+
+def test_html_is_a_complete_document():
+    page = report.render_html(make_context(), IMAGES)
 
     assert page.startswith("<!DOCTYPE html>")
     assert '<meta charset="utf-8">' in page
-    assert page.rstrip().endswith("</html>")
+    assert page.endswith("</html>\n")
     assert "<style>" in page
+    assert "<title>Bank marketing model: PASS (manual__2026-11-28T05:34:00+00:00)</title>" in page
+    for section in ("Promotion decision", "Test metrics", "Winning model", "Data", "Charts", "Artifacts"):
+        assert f"<h2>{section}</h2>" in page
+    assert "<h2>Data drift against the champion&#39;s training data</h2>" not in page  # template text, not a value
+    assert "<h2>Data drift against the champion's training data</h2>" in page
 
 
-# --- html: verdict ------------------------------------------------------------------------------------------
+# --- verdict: the context's, never recomputed ----------------------------------------------------------------
 
 
-def test_verdict_passes_when_every_metric_reaches_its_baseline(images):
-    page = report.html(make_context(), images)
+def test_verdict_pass_is_shown_with_its_sentence():
+    page = report.render_html(make_context(), IMAGES)
 
     assert h1_text(page) == "Bank marketing model: PASS"
+    assert '<span class="verdict pass">PASS</span>' in page
+    assert "Every test metric at threshold 0.5, where the baselines were measured, reaches its baseline." in page
     assert "BELOW" not in page
 
 
-def test_verdict_passes_with_metrics_exactly_at_their_baselines(images):
-    metrics = {"at_0_5": dict(config.BASELINES), "at_threshold": dict(config.BASELINES)}
-    page = report.html(make_context(metrics=metrics), images)
+def test_verdict_below_baseline_is_shown_from_the_context_even_when_every_check_passes():
+    context = make_context(verdict=Verdict.BELOW_BASELINE)
+    assert all(c["passed"] for c in context["checks"].values())
+    page = report.render_html(context, IMAGES)
+
+    assert h1_text(page) == "Bank marketing model: BELOW BASELINE"
+    assert '<span class="verdict below">BELOW BASELINE</span>' in page
+    assert "At least one test metric at threshold 0.5 is below its baseline" in page
+    assert '<td class="bad">BELOW</td>' not in page  # the rows show the checks as they are
+
+
+def test_verdict_pass_is_shown_from_the_context_even_when_a_check_failed():
+    context = make_context()
+    context["checks"]["f1"]["passed"] = False
+    page = report.render_html(context, IMAGES)
 
     assert h1_text(page) == "Bank marketing model: PASS"
+    assert '<span class="verdict pass">PASS</span>' in page
+    assert "Every test metric at threshold 0.5, where the baselines were measured, reaches its baseline." in page
+    assert '<td class="bad">BELOW</td>' in table_row(page, "f1")
 
 
 @pytest.mark.parametrize("name", config.METRICS)
-def test_verdict_is_below_baseline_with_one_metric_just_under(images, name):
-    context = make_context()
-    context["metrics"]["at_0_5"][name] = config.BASELINES[name] - 0.0001
-    page = report.html(context, images)
+def test_result_column_shows_the_failed_check(name):
+    context = make_context(verdict=Verdict.BELOW_BASELINE)
+    context["checks"][name]["passed"] = False
+    page = report.render_html(context, IMAGES)
 
     assert h1_text(page) == "Bank marketing model: BELOW BASELINE"
     assert '<td class="bad">BELOW</td>' in table_row(page, name)
     assert page.count('<td class="bad">BELOW</td>') == 1
+    assert page.count('<td class="ok">ok</td>') == len(config.METRICS) - 1
 
 
-def test_verdict_reads_the_0_5_column_where_the_baselines_were_measured(images):
-    context = make_context()
-    context["metrics"]["at_threshold"]["precision"] = 0.01  # the operating point trades precision for recall
+@pytest.mark.parametrize("verdict", ["PASS", "BELOW_BASELINE"])
+def test_verdict_may_arrive_as_its_plain_json_string(verdict):
+    page = report.render_html(make_context(verdict=verdict), IMAGES)
 
-    assert h1_text(report.html(context, images)) == "Bank marketing model: PASS"
-
-
-@pytest.mark.parametrize("value", [None, float("nan")])
-def test_verdict_counts_a_missing_metric_as_below(images, value):
-    context = make_context()
-    context["metrics"]["at_0_5"]["f1"] = value
-    page = report.html(context, images)
-
-    assert h1_text(page) == "Bank marketing model: BELOW BASELINE"
-    assert "n/a" in table_row(page, "f1")
+    assert h1_text(page) == f"Bank marketing model: {Verdict(verdict).label}"
 
 
-# --- html: missing parts ------------------------------------------------------------------------------------
+def test_an_unknown_verdict_is_an_error():
+    with pytest.raises(ValueError, match="BELOW BASELINE"):
+        report.render_html(make_context(verdict="BELOW BASELINE"), IMAGES)  # the display spelling, not the value
 
 
-def test_html_without_champion_or_drift_says_so(images):
-    page = report.html(make_context(champion=None, drift=None), images)
-
-    assert "No champion comparison was made for this run" in page
-    assert "no champion to compare with" in page
-    assert h1_text(page) == "Bank marketing model: PASS"
+# --- missing parts ------------------------------------------------------------------------------------------
 
 
-def test_html_of_a_first_champion(images):
+def test_html_without_drift_check_says_so():
+    page = report.render_html(make_context(drift=None), IMAGES)
+
+    assert "No drift check: no champion to compare with." in page
+    assert "PSI per column" not in page
+
+
+def test_html_of_a_first_champion():
     champion = {"run_id": None, "auc": None, "decision": "promoted", "reason": "no champion yet"}
-    page = report.html(make_context(champion=champion), images)
+    page = report.render_html(make_context(champion=champion), IMAGES)
 
-    assert "Promoted to champion" in page
+    assert "<strong>Promoted to champion</strong>: no champion yet" in page
     assert "There was no champion before this run" in page
+    assert "Champion compared with" not in page
 
 
-def test_html_with_no_drifted_column(images):
-    drift = {"threshold": 0.2, "max_psi": 0.01, "drifted": [], "columns": {"age": {"kind": "numeric", "psi": 0.01}}}
-    page = report.html(make_context(drift=drift), images)
+def test_html_with_no_drifted_column():
+    drift = {
+        "threshold": 0.2,
+        "max_psi": 0.01,
+        "drifted": [],
+        "columns": {"age": {"kind": "numeric", "psi": 0.01}},
+        "summary": "no drift (max PSI 0.010 < 0.2)",
+    }
+    page = report.render_html(make_context(drift=drift), IMAGES)
 
     assert "No column drifted." in page
     assert 'class="drifted"' not in page
 
 
-def test_html_with_a_drift_check_that_compared_nothing(images):
+def test_html_with_a_drift_check_that_compared_nothing():
     # What drift.check_object records when the champion has no stored profile.
     drift = {"threshold": 0.2, "drifted": [], "max_psi": None, "columns": {}, "summary": "no champion to compare with"}
-    page = report.html(make_context(drift=drift), images)
+    page = report.render_html(make_context(drift=drift), IMAGES)
 
     assert "<p>no champion to compare with</p>" in page
     assert "PSI per column" not in page
 
 
-def test_html_lists_columns_missing_from_the_file(images):
+def test_html_lists_columns_missing_from_the_file():
     context = make_context()
-    context["drift"]["missing_columns"] = ["pdays"]
+    context["drift"]["missing_columns"] = ["pdays", "poutcome"]
 
-    assert "Missing from the file, not checked: <code>pdays</code>" in report.html(context, images)
+    assert "Missing from the file, not checked: <code>pdays</code>, <code>poutcome</code>." in report.render_html(
+        context, IMAGES
+    )
 
 
-def test_html_renders_a_sparse_context_and_no_images():
-    page = report.html({"run_id": "r1"}, {})
+def test_html_shows_a_missing_champion_auc_and_kind_as_n_a():
+    context = make_context()
+    context["champion"]["auc"] = float("nan")
+    context["drift"]["drifted"].append({"column": "pdays", "psi": 0.3})  # no row in columns: no kind
+    page = report.render_html(context, IMAGES)
+
+    assert "test AUC on the same rows n/a." in page
+    assert "<td>pdays</td><td>n/a</td>" in page
+
+
+def test_html_renders_a_minimal_context_and_no_images():
+    page = report.render_html(minimal_context(run_id="r1", verdict=Verdict.BELOW_BASELINE), {})
 
     assert "<code>r1</code>" in page
     assert "No charts." in page
     assert "No artifacts recorded." in page
-    assert "No data summary recorded." in page
-    assert h1_text(page) == "Bank marketing model: BELOW BASELINE"  # nothing shows it reaches the baselines
+    assert "Parameters: the estimator defaults" in page
+    assert "<tr><th>Class balance</th><td>n/a</td></tr>" in page
+    assert "<tr><th>Numeric columns</th><td>none</td></tr>" in page
+    assert h1_text(page) == "Bank marketing model: BELOW BASELINE"
+
+
+@pytest.mark.parametrize("key", ["verdict", "dag_id", "champion", "artifacts"])
+def test_a_context_missing_a_key_is_an_error_not_a_blank(key):
+    context = make_context()
+    del context[key]
+
+    with pytest.raises((KeyError, jinja2.UndefinedError)):
+        report.render_html(context, IMAGES)
