@@ -17,42 +17,25 @@ Runs daily at 06:00 UTC and also whenever the training DAG promotes a new champi
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 from airflow.sdk.exceptions import AirflowFailException
-from bank_marketing_airflow import (
+
+from bank_marketing_common.aws import (
     CHAMPION_ASSET,
     alert_run_failure,
     default_args,
     input_key_template,
     publish_sns,
     s3_client,
-    shared_params,
     wait_for_file,
 )
-
+from bank_marketing_common.params import scoring_params
 from include.bank_marketing import notification
+from include.bank_marketing.contracts import ScoringResult
 from include.bank_marketing.layout import render_key
 
 # Asset-triggered runs have no logical date: they score the file of the day they run (run_after).
 INPUT_KEY = input_key_template(ds="ds if ds is defined else dag_run.run_after | ds")
-
-SHARED_PARAMS = shared_params(
-    "the champion (models/champion.json) and the customers file", "wait_for_customers", "the scoring summary"
-)
-# The form shows sections in the order of their first Param: Data first, Notification last.
-PARAMS = {
-    "bucket": SHARED_PARAMS["bucket"],
-    "input_key": Param(
-        "scoring/{{ ds }}/customers.csv",
-        type="string",
-        title="Customers key",
-        description="Key of the customers CSV, rendered with the run's ds; predictions.csv is written beside it.",
-        minLength=1,
-        section="Data",
-    ),
-    "wait_timeout_seconds": SHARED_PARAMS["wait_timeout_seconds"],
-    "sns_topic_arn": SHARED_PARAMS["sns_topic_arn"],
-}
 
 
 @dag(
@@ -68,7 +51,7 @@ PARAMS = {
     catchup=False,
     max_active_runs=1,  # two scorings of the same day would write the same predictions.csv
     tags=["ml", "bank-marketing", "s3", "sns", "scoring"],
-    params=PARAMS,
+    params=scoring_params(),
     user_defined_macros={"render_key": render_key},
     default_args=default_args(),
     on_failure_callback=alert_run_failure,
@@ -77,7 +60,7 @@ def bank_marketing_scoring():
     wait_for_customers = wait_for_file("wait_for_customers", INPUT_KEY)
 
     @task(multiple_outputs=False)
-    def score(key: str, params=None) -> dict:
+    def score(key: str, params=None) -> ScoringResult:
         from include.bank_marketing import scoring, storage
         from include.bank_marketing.validation import InputError
 
@@ -87,7 +70,7 @@ def bank_marketing_scoring():
             raise AirflowFailException(str(exc)) from None  # bad file or tampered model: no retry
 
     @task
-    def notify(result: dict, params=None) -> str:
+    def notify(result: ScoringResult, params=None) -> str:
         subject, message = notification.scoring_report(result)
         publish_sns(params["sns_topic_arn"], subject, message)
         return subject

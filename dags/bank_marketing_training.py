@@ -31,128 +31,61 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
-from bank_marketing_airflow import (
+
+from bank_marketing_common.aws import (
     CHAMPION_ASSET,
     alert_run_failure,
     default_args,
     input_key_template,
     publish_sns,
-    s3_client,
-    shared_params,
+    run_context,
     wait_for_file,
 )
+from bank_marketing_common.params import training_params
 
-# Only the light modules at parse time; pandas and scikit-learn are imported inside the tasks.
-from include.bank_marketing import config, notification
+# Only light modules at parse time; pandas and scikit-learn are imported inside the tasks.
+from include.bank_marketing import notification
+from include.bank_marketing.contracts import (
+    Artifacts,
+    Candidate,
+    Decision,
+    DriftCheck,
+    Evaluation,
+    ReportLinks,
+    RunResults,
+    Split,
+    TrainingSpec,
+    ValidatedInput,
+)
 from include.bank_marketing.layout import render_key
+from include.bank_marketing.params import TrainingSettings
 
 INPUT_KEY = input_key_template()
 
-BASELINE_TITLES = {
-    "auc": "ROC AUC",
-    "f1": "F1 score",
-    "precision": "Precision",
-    "recall": "Recall",
-    "accuracy": "Accuracy",
-}
 
-SHARED_PARAMS = shared_params(
-    "the input; the run's artifacts go under runs/{run_id}/ and the champion under models/",
-    "wait_for_data",
-    "the run's scores",
-)
-# The form shows sections in the order of their first Param: Data first, Notification last.
-PARAMS = {
-    "bucket": SHARED_PARAMS["bucket"],
-    "input_key": Param(
-        "banking.csv",
-        type="string",
-        title="Input key",
-        description="Key of the input CSV (';' or ',' separated, target column y). Rendered as a template "
-        "with the run's ds, ds_nodash and run_id, e.g. raw/{{ ds }}/banking.csv.",
-        minLength=1,
-        section="Data",
-    ),
-    "wait_timeout_seconds": SHARED_PARAMS["wait_timeout_seconds"],
-    "model_families": Param(
-        list(config.FAMILIES),
-        type="array",
-        title="Model families",
-        description="Families to grid-search; each trains as its own mapped task.",
-        items={"type": "string", "enum": list(config.FAMILIES)},
-        examples=list(config.FAMILIES),
-        values_display=config.FAMILIES,
-        minItems=1,
-        uniqueItems=True,
-        section="Training",
-    ),
-    "cv_folds": Param(
-        config.DEFAULT_CV_FOLDS,
-        type="integer",
-        title="Cross-validation folds",
-        description="Stratified k-fold splits of the training set used by the grid search.",
-        minimum=2,
-        maximum=10,
-        section="Training",
-    ),
-    "drop_duration": Param(
-        False,
-        type="boolean",
-        title="Drop duration (no leakage)",
-        description="Train without the call duration, which is known only after the call: the model a "
-        "campaign can use to choose whom to call. Off reproduces the benchmark setting of the original lab.",
-        section="Training",
-    ),
-    "param_grids": Param(
-        {},
-        type=["object", "null"],  # optional: the form marks a field required unless it may be null
-        title="Grid overrides",
-        description="Optional JSON replacing a family's default grid, e.g. "
-        '{"logistic_regression": {"C": [0.5, 5.0]}}. Keys are estimator parameters, values lists.',
-        section="Training",
-    ),
-    "drift_threshold": Param(
-        config.DRIFT_PSI_THRESHOLD,
-        type="number",
-        title="Drift threshold (PSI)",
-        description="A column of the incoming file whose population stability index against the champion's "
-        "training data exceeds this has drifted; the SNS message and the report name it.",
-        minimum=0.01,
-        maximum=5,
-        section="Monitoring",
-    ),
-    "promotion_margin": Param(
-        config.PROMOTION_MARGIN,
-        type="number",
-        title="Promotion margin (AUC)",
-        description="A model passing the baselines replaces the champion only if its test AUC beats the "
-        "champion's, re-scored on the same rows, by at least this much.",
-        minimum=0,
-        maximum=0.1,
-        section="Promotion",
-    ),
-    **{
-        f"baseline_{name}": Param(
-            value,
-            type="number",
-            title=f"Baseline {BASELINE_TITLES[name]}",
-            description=f"Test {BASELINE_TITLES[name]} the model must reach to PASS "
-            "(default: the original lab's recipe on banking.csv).",
-            minimum=0,
-            maximum=1,
-            section="Baselines",
-        )
-        for name, value in config.BASELINES.items()
-    },
-    "sns_topic_arn": SHARED_PARAMS["sns_topic_arn"],
-}
-
-
-def _decision(ti) -> dict:
-    """The final promotion decision: exactly one branch ran, and promote may have re-decided after a race."""
-    return next(d for d in ti.xcom_pull(task_ids=["promote", "keep_champion"]) if d)
+def _results(
+    validated: ValidatedInput,
+    drift: DriftCheck,
+    split: Split,
+    candidates: list[Candidate],
+    result: Evaluation,
+    artifacts: Artifacts,
+    ti,
+) -> RunResults:
+    """The run's results for the report and the message; the final decision is that of the branch that ran
+    (promote may have re-decided after a race)."""
+    decision: Decision = next(d for d in ti.xcom_pull(task_ids=["promote", "keep_champion"]) if d)
+    return {
+        "validated": validated,
+        "drift": drift,
+        "split": split,
+        "candidates": list(candidates),
+        "evaluation": result,
+        "artifacts": artifacts,
+        "decision": decision,
+    }
 
 
 @dag(
@@ -168,7 +101,7 @@ def _decision(ti) -> dict:
     max_active_runs=2,
     dagrun_timeout=timedelta(hours=8),
     tags=["ml", "bank-marketing", "s3", "sns"],
-    params=PARAMS,
+    params=training_params(),
     user_defined_macros={"render_key": render_key},
     default_args=default_args(),
     on_failure_callback=alert_run_failure,
@@ -178,104 +111,110 @@ def bank_marketing_training():
 
     # multiple_outputs=False: one XCom holding the small dict, not one XCom per key.
     @task(multiple_outputs=False)
-    def validate(key: str, params=None, run_id=None) -> dict:
+    def validate(key: str, params=None, run_id=None) -> ValidatedInput:
         from include.bank_marketing import validation
 
         try:
-            return validation.validate_object(s3_client(), params["bucket"], key, run_id, params["cv_folds"])
+            return validation.validate_object(run_context(params, run_id), key, params["cv_folds"])
         except validation.InputError as exc:
             raise AirflowFailException(str(exc)) from None  # bad data: a retry cannot fix it
 
     @task
-    def plan_training(params=None) -> list[dict]:
+    def plan_training(params=None) -> list[TrainingSpec]:
         from include.bank_marketing import training
 
+        settings = TrainingSettings.from_params(params)
         try:
-            return training.plan(params["model_families"], params["param_grids"])
+            return training.plan(settings.families, settings.param_grids)
         except ValueError as exc:
             raise AirflowFailException(str(exc)) from None
 
     @task(multiple_outputs=False)
-    def preprocess(validated: dict, params=None, run_id=None) -> dict:
+    def preprocess(validated: ValidatedInput, params=None, run_id=None) -> Split:
         from include.bank_marketing import preprocessing
 
-        drop = ["duration"] if params["drop_duration"] else []
-        return preprocessing.split_object(s3_client(), validated, params["bucket"], run_id, drop)
+        drop = TrainingSettings.from_params(params).drop
+        return preprocessing.split_object(run_context(params, run_id), validated, drop)
 
     @task(multiple_outputs=False, map_index_template="{{ family }}", max_active_tis_per_dagrun=3)
-    def train(spec: dict, split: dict, params=None, run_id=None) -> dict:
+    def train(spec: TrainingSpec, split: Split, params=None, run_id=None) -> Candidate:
         from include.bank_marketing import training
 
         get_current_context()["family"] = spec["family"]  # label of the mapped instance in the UI
-        return training.train_planned(s3_client(), split, params["bucket"], run_id, spec, params["cv_folds"])
+        return training.train_planned(run_context(params, run_id), split, spec, params["cv_folds"])
 
     @task(multiple_outputs=False)
-    def evaluate(candidates: list[dict], split: dict, params=None) -> dict:
+    def evaluate(candidates: list[Candidate], split: Split, params=None, run_id=None) -> Evaluation:
         from include.bank_marketing import evaluation, storage
 
-        baselines = {name: params[f"baseline_{name}"] for name in config.BASELINES}
+        settings = TrainingSettings.from_params(params)
         try:
-            return evaluation.evaluate_candidates(
-                s3_client(),
-                list(candidates),
-                split["test_uri"],
-                baselines,
-                params["bucket"],
-                params["promotion_margin"],
-                train_uri=split["train_uri"],
-                cv_folds=params["cv_folds"],
-            )
+            return evaluation.evaluate_candidates(run_context(params, run_id), split, list(candidates), settings)
         except storage.IntegrityError as exc:
             raise AirflowFailException(str(exc)) from None  # a pickle that is not what was recorded: no retry
 
     @task(multiple_outputs=False)
-    def publish(result: dict, split: dict, validated: dict, params=None, run_id=None) -> dict:
-        from include.bank_marketing import reporting
+    def publish(validated: ValidatedInput, split: Split, result: Evaluation, params=None, run_id=None) -> Artifacts:
+        from include.bank_marketing import publish
 
-        return reporting.publish_run(s3_client(), params["bucket"], run_id, result, split, validated)
+        return publish.publish_run(run_context(params, run_id), validated, split, result)
 
     @task(multiple_outputs=False)
-    def check_drift(validated: dict, params=None, run_id=None) -> dict:
+    def check_drift(validated: ValidatedInput, params=None, run_id=None) -> DriftCheck:
         from include.bank_marketing import drift
 
-        return drift.check_object(
-            s3_client(), params["bucket"], run_id, validated["validated_uri"], params["drift_threshold"]
-        )
+        threshold = TrainingSettings.from_params(params).drift_threshold
+        return drift.check_object(run_context(params, run_id), validated, threshold)
 
     @task.branch
-    def choose_path(result: dict) -> str:
+    def choose_path(result: Evaluation) -> str:
         return "promote" if result["decision"]["promote"] else "keep_champion"
 
     # One promotion at a time per DAG; the S3 conditional write in registry.promote guards the rest.
     @task(multiple_outputs=False, max_active_tis_per_dag=1, outlets=[CHAMPION_ASSET])
-    def promote(result: dict, artifacts: dict, split: dict, params=None, run_id=None) -> dict:
+    def promote(split: Split, result: Evaluation, artifacts: Artifacts, params=None, run_id=None) -> Decision:
         from include.bank_marketing import registry
 
-        return registry.promote(
-            s3_client(), params["bucket"], run_id, result, artifacts, result["decision"], split["test_uri"]
-        )
+        return registry.promote(run_context(params, run_id), split, result, artifacts)
 
     @task(multiple_outputs=False)
-    def keep_champion(result: dict, params=None, run_id=None) -> dict:
+    def keep_champion(result: Evaluation, params=None, run_id=None) -> Decision:
         from include.bank_marketing import registry
 
-        return registry.keep(s3_client(), params["bucket"], run_id, result, result["decision"])
+        return registry.keep(run_context(params, run_id), result)
 
     @task(multiple_outputs=False, trigger_rule="none_failed_min_one_success")
     def build_report(
-        result: dict, artifacts: dict, split: dict, validated: dict, drift: dict, candidates: list[dict],
-        params=None, run_id=None, ti=None, dag=None,
-    ) -> dict:  # fmt: skip
-        from include.bank_marketing import reporting
+        validated: ValidatedInput,
+        drift: DriftCheck,
+        split: Split,
+        candidates: list[Candidate],
+        result: Evaluation,
+        artifacts: Artifacts,
+        params=None,
+        run_id=None,
+        ti=None,
+    ) -> ReportLinks:
+        from include.bank_marketing import report
 
-        return reporting.build_report(
-            s3_client(), params["bucket"], run_id, dag.dag_id, result, artifacts, split, validated, drift,
-            _decision(ti), list(candidates),
-        )  # fmt: skip
+        results = _results(validated, drift, split, candidates, result, artifacts, ti)
+        return report.build_report(run_context(params, run_id), results)
 
     @task
-    def notify(result: dict, artifacts: dict, drift: dict, report: dict, params=None, run_id=None, ti=None) -> str:
-        subject, message = notification.compose(run_id, result, artifacts, _decision(ti), drift, report)
+    def notify(
+        validated: ValidatedInput,
+        drift: DriftCheck,
+        split: Split,
+        candidates: list[Candidate],
+        result: Evaluation,
+        artifacts: Artifacts,
+        links: ReportLinks,
+        params=None,
+        run_id=None,
+        ti=None,
+    ) -> str:
+        results = _results(validated, drift, split, candidates, result, artifacts, ti)
+        subject, message = notification.compose(run_id, results, links)
         publish_sns(params["sns_topic_arn"], subject, message)
         return subject
 
@@ -285,15 +224,17 @@ def bank_marketing_training():
     split = preprocess(validated)
     candidates = train.partial(split=split).expand(spec=plan_training())
     result = evaluate(candidates, split)
-    artifacts = publish(result, split, validated)
-    branches = [promote(result, artifacts, split), keep_champion(result)]
+    artifacts = publish(validated, split, result)
+    branches = [promote(split, result, artifacts), keep_champion(result)]
     choose_path(result) >> branches
-    # The drift check reads the champion before this run may replace it.
-    artifacts >> branches
-    drift >> branches
-    report = build_report(result, artifacts, split, validated, drift, candidates)
-    branches >> report
-    notify(result, artifacts, drift, report)
+    # Both branches after publish (the model a promotion points at exists), and after the drift check, which
+    # reads the champion before this run may replace it.
+    for upstream in (artifacts, drift):
+        upstream >> branches
+    stages = (validated, drift, split, candidates, result, artifacts)
+    links = build_report(*stages)
+    branches >> links
+    notify(*stages, links)
 
 
 bank_marketing_training()

@@ -1,27 +1,25 @@
-"""Airflow pieces shared by the project's DAGs: the AWS connection, the sensor, callbacks, defaults.
-
-Kept out of `include/` (whose logic has no Airflow imports) and out of `dags/` (DAG files only); Airflow
-puts the plugins folder on `sys.path`, so the DAG files import this module by name. Light at import time:
-no pandas or scikit-learn.
-"""
+"""The AWS side of both DAGs: the connection, the S3 sensor, SNS publishing, callbacks and task defaults."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.hooks.sns import SnsHook
 from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
-from airflow.sdk import Asset, Param
+from airflow.sdk import Asset
 
 from include.bank_marketing import config, notification
+from include.bank_marketing.context import RunContext
+from include.bank_marketing.layout import CHAMPION_KEY, s3_uri
 
 AWS_CONN_ID = "aws_default"
-DEFAULT_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:bank-ml-alerts"
 # The champion pointer of the default bucket: the training DAG's promote task emits events on it and the
 # scoring DAG is scheduled on them. (An asset is a fixed URI: a deployment using another bucket names its own.)
-CHAMPION_ASSET = Asset(uri="s3://bank-ml/models/champion.json", name="bank_ml_champion")
+CHAMPION_ASSET = Asset(uri=s3_uri(config.DEFAULT_BUCKET, CHAMPION_KEY), name="bank_ml_champion")
 
 
 def input_key_template(ds: str = "ds if ds is defined else none") -> str:
@@ -59,9 +57,14 @@ def wait_for_file(task_id: str, key_template: str) -> ParamTimeoutS3KeySensor:
     )
 
 
-def s3_client():
+def s3_client() -> Any:
     """boto3 S3 client of the AWS connection (its extra endpoint_url points at LocalStack or moto)."""
     return S3Hook(aws_conn_id=AWS_CONN_ID).get_conn()
+
+
+def run_context(params: Mapping[str, Any], run_id: str) -> RunContext:
+    """The stages' run context: the connection's S3 client, the run's bucket Param and its run id."""
+    return RunContext(s3_client(), params["bucket"], run_id)
 
 
 def publish_sns(topic_arn: str, subject: str, message: str) -> None:
@@ -84,7 +87,7 @@ def alert_run_failure(context) -> None:
         task_id=getattr(ti, "task_id", None),
         log_url=getattr(ti, "log_url", None),
     )
-    publish_sns(params.get("sns_topic_arn") or DEFAULT_TOPIC_ARN, subject, message)
+    publish_sns(params.get("sns_topic_arn") or config.DEFAULT_TOPIC_ARN, subject, message)
 
 
 def default_args() -> dict:
@@ -100,36 +103,5 @@ def default_args() -> dict:
             target_arn="{{ params.sns_topic_arn }}",
             subject=notification.TASK_FAILURE_SUBJECT,
             message=notification.TASK_FAILURE_MESSAGE,
-        ),
-    }
-
-
-def shared_params(bucket_holds: str, sensor_task: str, topic_receives: str) -> dict[str, Param]:
-    """The Params both DAGs' trigger forms have: bucket, how long the sensor waits, and the SNS topic."""
-    return {
-        "bucket": Param(
-            "bank-ml",
-            type="string",
-            title="S3 bucket",
-            description=f"Bucket holding {bucket_holds}.",
-            pattern="^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
-            section="Data",
-        ),
-        "wait_timeout_seconds": Param(
-            config.WAIT_TIMEOUT_SECONDS,
-            type="integer",
-            title="Wait for the file (seconds)",
-            description=f"How long {sensor_task} waits for the file before the run fails and alerts.",
-            minimum=10,
-            maximum=86400,
-            section="Data",
-        ),
-        "sns_topic_arn": Param(
-            DEFAULT_TOPIC_ARN,
-            type="string",
-            title="SNS topic ARN",
-            description=f"Topic that receives {topic_receives} and any failure alert.",
-            pattern="^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$",
-            section="Notification",
         ),
     }
