@@ -66,13 +66,14 @@ INPUT_KEY = input_key_template()
 
 
 def _results(
+    ti,
+    *,
     validated: ValidatedInput,
     drift: DriftCheck,
     split: Split,
     candidates: list[Candidate],
     result: Evaluation,
     artifacts: Artifacts,
-    ti,
 ) -> RunResults:
     """The run's results for the report and the message; the final decision is that of the branch that ran
     (promote may have re-decided after a race)."""
@@ -185,6 +186,7 @@ def bank_marketing_training():
 
     @task(multiple_outputs=False, trigger_rule="none_failed_min_one_success")
     def build_report(
+        *,
         validated: ValidatedInput,
         drift: DriftCheck,
         split: Split,
@@ -197,23 +199,26 @@ def bank_marketing_training():
     ) -> ReportLinks:
         from include.bank_marketing import report
 
-        results = _results(validated, drift, split, candidates, result, artifacts, ti)
+        stages = {"validated": validated, "drift": drift, "split": split, "candidates": candidates}
+        results = _results(ti, **stages, result=result, artifacts=artifacts)
         return report.build_report(run_context(params, run_id), results)
 
     @task
     def notify(
+        links: ReportLinks,
+        *,
         validated: ValidatedInput,
         drift: DriftCheck,
         split: Split,
         candidates: list[Candidate],
         result: Evaluation,
         artifacts: Artifacts,
-        links: ReportLinks,
         params=None,
         run_id=None,
         ti=None,
     ) -> str:
-        results = _results(validated, drift, split, candidates, result, artifacts, ti)
+        stages = {"validated": validated, "drift": drift, "split": split, "candidates": candidates}
+        results = _results(ti, **stages, result=result, artifacts=artifacts)
         subject, message = notification.compose(run_id, results, links)
         publish_sns(params["sns_topic_arn"], subject, message)
         return subject
@@ -231,10 +236,18 @@ def bank_marketing_training():
     # reads the champion before this run may replace it.
     for upstream in (artifacts, drift):
         upstream >> branches
-    stages = (validated, drift, split, candidates, result, artifacts)
-    links = build_report(*stages)
+    # What the report and the message are built from (RunResults, less the decision the branch records).
+    stages = {
+        "validated": validated,
+        "drift": drift,
+        "split": split,
+        "candidates": candidates,
+        "result": result,
+        "artifacts": artifacts,
+    }
+    links = build_report(**stages)
     branches >> links
-    notify(*stages, links)
+    notify(links, **stages)
 
 
 bank_marketing_training()

@@ -29,9 +29,14 @@ def customer_chunks(
     header = data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip("\r")
     delimiter = detect_delimiter(header)
     reader = pd.read_csv(
-        io.BytesIO(data), sep=delimiter, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig",
+        io.BytesIO(data),
+        sep=delimiter,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+        encoding="utf-8-sig",
         chunksize=chunk_rows,
-    )  # fmt: skip
+    )
     first_line = 2  # of the current chunk, in the file (line 1 is the header)
     with reader:
         for i, frame in enumerate(reader):

@@ -95,6 +95,7 @@ def grid_search(
     numeric: list[str],
     categorical: list[str],
     cv_folds: int,
+    *,
     n_jobs: int = config.N_JOBS,
 ) -> tuple[Pipeline, SearchSummary]:
     """Fit ``GridSearchCV`` for one family on the training split; return the refitted best pipeline and a summary."""
