@@ -53,7 +53,7 @@ from include.bank_marketing.contracts import (
     Decision,
     DriftCheck,
     Evaluation,
-    ReportLinks,
+    RunReport,
     RunResults,
     Split,
     TrainingSpec,
@@ -63,30 +63,6 @@ from include.bank_marketing.layout import render_key
 from include.bank_marketing.params import TrainingSettings
 
 INPUT_KEY = input_key_template()
-
-
-def _results(
-    ti,
-    *,
-    validated: ValidatedInput,
-    drift: DriftCheck,
-    split: Split,
-    candidates: list[Candidate],
-    result: Evaluation,
-    artifacts: Artifacts,
-) -> RunResults:
-    """The run's results for the report and the message; the final decision is that of the branch that ran
-    (promote may have re-decided after a race)."""
-    decision: Decision = next(d for d in ti.xcom_pull(task_ids=["promote", "keep_champion"]) if d)
-    return {
-        "validated": validated,
-        "drift": drift,
-        "split": split,
-        "candidates": list(candidates),
-        "evaluation": result,
-        "artifacts": artifacts,
-        "decision": decision,
-    }
 
 
 @dag(
@@ -196,30 +172,25 @@ def bank_marketing_training():
         params=None,
         run_id=None,
         ti=None,
-    ) -> ReportLinks:
+    ) -> RunReport:
         from include.bank_marketing import report
 
-        stages = {"validated": validated, "drift": drift, "split": split, "candidates": candidates}
-        results = _results(ti, **stages, result=result, artifacts=artifacts)
-        return report.build_report(run_context(params, run_id), results)
+        # The final decision is that of the branch that ran (promote may have re-decided after a race).
+        decision: Decision = next(d for d in ti.xcom_pull(task_ids=["promote", "keep_champion"]) if d)
+        results: RunResults = {
+            "validated": validated,
+            "drift": drift,
+            "split": split,
+            "candidates": list(candidates),
+            "evaluation": result,
+            "artifacts": artifacts,
+            "decision": decision,
+        }
+        return {"results": results, "links": report.build_report(run_context(params, run_id), results)}
 
     @task
-    def notify(
-        links: ReportLinks,
-        *,
-        validated: ValidatedInput,
-        drift: DriftCheck,
-        split: Split,
-        candidates: list[Candidate],
-        result: Evaluation,
-        artifacts: Artifacts,
-        params=None,
-        run_id=None,
-        ti=None,
-    ) -> str:
-        stages = {"validated": validated, "drift": drift, "split": split, "candidates": candidates}
-        results = _results(ti, **stages, result=result, artifacts=artifacts)
-        subject, message = notification.compose(run_id, results, links)
+    def notify(reported: RunReport, params=None, run_id=None) -> str:
+        subject, message = notification.compose(run_id, reported["results"], reported["links"])
         publish_sns(params["sns_topic_arn"], subject, message)
         return subject
 
@@ -236,18 +207,11 @@ def bank_marketing_training():
     # reads the champion before this run may replace it.
     for upstream in (artifacts, drift):
         upstream >> branches
-    # What the report and the message are built from (RunResults, less the decision the branch records).
-    stages = {
-        "validated": validated,
-        "drift": drift,
-        "split": split,
-        "candidates": candidates,
-        "result": result,
-        "artifacts": artifacts,
-    }
-    links = build_report(**stages)
-    branches >> links
-    notify(links, **stages)
+    reported = build_report(
+        validated=validated, drift=drift, split=split, candidates=candidates, result=result, artifacts=artifacts
+    )
+    branches >> reported
+    notify(reported)
 
 
 bank_marketing_training()

@@ -254,6 +254,13 @@ class RunResults(TypedDict):
     decision: Decision
 
 
+class RunReport(TypedDict):
+    """``build_report``'s result, all that ``notify`` needs: the run's results and where its report is."""
+
+    results: RunResults
+    links: ReportLinks
+
+
 # --- scoring DAG ---------------------------------------------------------------------------------------------
 
 
