@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, NotRequired, TypedDict
+from typing import Any, Final, NotRequired, TypedDict
 
 from include.bank_marketing import config
 
@@ -161,6 +161,11 @@ class LeaderboardRow(TypedDict):
     family: str
     cv_auc: float
     fit_seconds: float
+
+
+# What a history line and the report call the two outcomes of a run.
+PROMOTED: Final = "promoted"
+KEPT: Final = "kept_champion"
 
 
 class Decision(TypedDict):

@@ -16,13 +16,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from include.bank_marketing import storage
 from include.bank_marketing.context import RunContext
 from include.bank_marketing.contracts import (
+    KEPT,
+    PROMOTED,
     Artifacts,
     Champion,
     Decision,
@@ -37,9 +39,6 @@ from include.bank_marketing.preprocessing import features_and_target
 
 # A lost race is re-decided against the new champion; more rounds than this means something is wrong.
 MAX_PROMOTION_ATTEMPTS = 5
-# The decisions a history line records.
-PROMOTED: Final = "promoted"
-KEPT: Final = "kept_champion"
 
 
 class ChampionChangedError(RuntimeError):

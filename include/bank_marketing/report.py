@@ -21,16 +21,25 @@ from typing import Any, Literal, NotRequired, TypedDict, TypeGuard, cast
 
 import jinja2
 
-from include.bank_marketing import charts, config, families, layout, publish, registry, storage
+from include.bank_marketing import charts, config, families, layout, storage
 from include.bank_marketing.charts import CAPTIONS, CHART_SIZE
 from include.bank_marketing.context import RunContext
-from include.bank_marketing.contracts import Check, DriftedColumn, ReportLinks, RunResults, Verdict, metric_values
+from include.bank_marketing.contracts import (
+    KEPT,
+    PROMOTED,
+    Check,
+    DriftedColumn,
+    ReportLinks,
+    RunResults,
+    Verdict,
+    metric_values,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = "report.html.j2"
 
 # What the promotion decision reads as in the page's headline; any other value shows as it is.
-DECISION_HEADLINES = {registry.PROMOTED: "Promoted to champion", registry.KEPT: "Not promoted: the champion is kept"}
+DECISION_HEADLINES = {PROMOTED: "Promoted to champion", KEPT: "Not promoted: the champion is kept"}
 
 
 class MetricColumns(TypedDict):
@@ -111,7 +120,7 @@ def build_report(run: RunContext, results: RunResults) -> ReportLinks:
     Returns the report's S3 URI, its presigned URL (None when the connection cannot sign) and the charts' URIs.
     """
     evaluation, decision, drift, data = results["evaluation"], results["decision"], results["drift"], results["split"]
-    scores = publish.evaluation_scores(run.s3, evaluation)
+    scores = storage.read_parquet(run.s3, evaluation["scores_uri"])  # written by evaluate, read, not re-scored
     grid = [
         {"family": c["family"], "params": g["params"], "cv_auc": g["cv_auc"]}
         for c in results["candidates"]
@@ -141,7 +150,7 @@ def build_report(run: RunContext, results: RunResults) -> ReportLinks:
         "champion": {
             "run_id": decision["champion_run_id"],
             "auc": decision["champion_auc"],
-            "decision": registry.PROMOTED if decision["promote"] else registry.KEPT,
+            "decision": PROMOTED if decision["promote"] else KEPT,
             "reason": decision["reason"],
         },
         "data": {
