@@ -77,7 +77,13 @@ def plan(names: list[str], overrides: Mapping[str, Grid] | None = None) -> list[
             raise ValueError(f"param_grids[{name!r}] must be a non-empty {{parameter: [values]}} object, got {grid!r}")
         # Column names do not matter to the parameter names, so an empty pipeline lists them all.
         valid = make_pipeline(family, [], []).get_params()
+        spelled: dict[str, str] = {}
         for key, values in grid.items():
+            if pipeline_param(key) in spelled:  # "C" and "model__C": one list would silently replace the other
+                raise ValueError(
+                    f"param_grids[{name!r}] names one parameter twice: {spelled[pipeline_param(key)]!r} and {key!r}"
+                )
+            spelled[pipeline_param(key)] = key
             if pipeline_param(key) not in valid:
                 raise ValueError(
                     f"param_grids[{name!r}]: {key!r} is not a parameter of {family.estimator.rsplit('.', 1)[-1]} "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -10,32 +11,56 @@ import pytest
 
 from tests.conftest import ROOT
 
+DAGS_FOLDER = ROOT / "dags"
 DAG_ID = "bank_marketing_training"
+SCORING_DAG_ID = "bank_marketing_scoring"
+DAG_FILES = ["bank_marketing_training.py", "bank_marketing_scoring.py"]
+SENSORS = {DAG_ID: "wait_for_data", SCORING_DAG_ID: "wait_for_customers"}
 HEAVY_MODULES = ("pandas", "sklearn", "numpy", "pyarrow", "joblib", "scipy", "matplotlib")
 
 
 @pytest.fixture(scope="module")
 def dagbag():
-    from airflow.dag_processing.dagbag import DagBag
+    """The DAG folder parsed as Airflow's DAG processor parses it: as a bundle whose folder is on sys.path
+    (which is how the DAG files import ``bank_marketing_common``), honouring ``.airflowignore``."""
+    from airflow.dag_processing.dagbag import BundleDagBag
 
-    return DagBag(dag_folder=str(ROOT / "dags"))
+    return BundleDagBag(dag_folder=str(DAGS_FOLDER), bundle_path=DAGS_FOLDER)
 
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert DAG_ID in dagbag.dag_ids
+    assert set(dagbag.dag_ids) == {DAG_ID, SCORING_DAG_ID}
+
+
+def test_airflowignore_keeps_the_helper_package_out_of_the_dag_bag(dagbag):
+    from airflow.utils.file import list_py_file_paths
+
+    lines = [line.strip() for line in (DAGS_FOLDER / ".airflowignore").read_text().splitlines()]
+    patterns = [line for line in lines if line and not line.startswith("#")]
+    assert any("bank_marketing_common" in pattern for pattern in patterns), patterns
+    assert (DAGS_FOLDER / "bank_marketing_common" / "__init__.py").exists()
+    # Parsed: the two DAG files and nothing else (safe mode off, so only .airflowignore keeps a file out).
+    parsed = {os.path.relpath(p, DAGS_FOLDER) for p in list_py_file_paths(str(DAGS_FOLDER), safe_mode=False)}
+    assert parsed == set(DAG_FILES)
+    assert {stat.file for stat in dagbag.dagbag_stats} == set(DAG_FILES)
+    assert {stat.file: stat.dag_num for stat in dagbag.dagbag_stats} == dict.fromkeys(DAG_FILES, 1)
 
 
 def test_every_dag_has_tags_owner_retries_and_docs(dagbag):
     for dag_id, dag in dagbag.dags.items():
         assert dag.tags, f"{dag_id} has no tags"
+        assert {"ml", "bank-marketing"} <= set(dag.tags), f"{dag_id} lacks the project's tags"
         assert dag.doc_md and len(dag.doc_md) > 200, f"{dag_id} has no doc_md"
+        assert dag.on_failure_callback, f"{dag_id} must alert over SNS when a run fails"
         for task in dag.tasks:
-            assert task.owner != "airflow", f"{dag_id}.{task.task_id} keeps the default owner"
+            assert task.owner == "ml-platform", f"{dag_id}.{task.task_id} keeps the default owner"
+            assert task.on_failure_callback, f"{dag_id}.{task.task_id} does not alert on failure"
             # Sensors fail on timeout by design; every other task retries with exponential backoff.
-            if task.task_id != "wait_for_data":
+            if task.task_id != SENSORS[dag_id]:
                 assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
                 assert task.retry_exponential_backoff, f"{dag_id}.{task.task_id} retries without backoff"
+                assert task.max_retry_delay, f"{dag_id}.{task.task_id} has no cap on its retry delay"
 
 
 def test_schedule_and_run_limits(dagbag):
@@ -45,6 +70,9 @@ def test_schedule_and_run_limits(dagbag):
     assert 1 <= dag.max_active_runs <= 4
     assert dag.start_date.year == 2026
     assert dag.on_failure_callback, "the DAG must alert over SNS when a run fails"
+    scoring = dagbag.dags[SCORING_DAG_ID]
+    assert scoring.catchup is False
+    assert scoring.max_active_runs == 1  # two scorings of a day would write the same predictions.csv
 
 
 def test_pipeline_shape(dagbag):
@@ -62,17 +90,34 @@ def test_pipeline_shape(dagbag):
     # Drift is measured against the champion as it was before this run could replace it.
     assert "check_drift" in dag.task_dict["promote"].upstream_task_ids
     assert dag.task_dict["choose_path"].downstream_task_ids == {"promote", "keep_champion"}
+    # Both branches come after publish: the model a promotion points at exists.
+    assert "publish" in dag.task_dict["promote"].upstream_task_ids
+    assert "publish" in dag.task_dict["keep_champion"].upstream_task_ids
     # Promotions never run side by side within this deployment (S3 conditional writes cover the rest).
     assert dag.task_dict["promote"].max_active_tis_per_dag == 1
-    sensor = dag.task_dict["wait_for_data"]
+
+
+def test_scoring_shape(dagbag):
+    dag = dagbag.dags[SCORING_DAG_ID]
+    assert set(dag.task_ids) == {"wait_for_customers", "score", "notify"}
+    assert dag.task_dict["score"].upstream_task_ids == {"wait_for_customers"}
+    assert dag.task_dict["notify"].upstream_task_ids == {"score"}
+
+
+@pytest.mark.parametrize("dag_id", list(SENSORS))
+def test_sensor_waits_in_reschedule_mode_with_a_bounded_timeout(dagbag, dag_id):
+    sensor = dagbag.dags[dag_id].task_dict[SENSORS[dag_id]]
+    assert type(sensor).__name__ == "ParamTimeoutS3KeySensor"
     assert sensor.mode == "reschedule"
     assert 0 < sensor.timeout <= 24 * 3600
+    assert sensor.bucket_name == "{{ params.bucket }}"
+    assert "params.input_key" in sensor.bucket_key
 
 
-def test_every_param_is_typed_titled_and_described(dagbag):
-    params = dagbag.dags[DAG_ID].params
-    required = {"bucket", "input_key", "sns_topic_arn", "model_families", "cv_folds", "param_grids"}
-    assert required <= set(params.keys())
+@pytest.mark.parametrize("dag_id", [DAG_ID, SCORING_DAG_ID])
+def test_every_param_is_typed_titled_described_and_bounded(dagbag, dag_id):
+    params = dagbag.dags[dag_id].params
+    assert {"bucket", "input_key", "sns_topic_arn", "wait_timeout_seconds"} <= set(params.keys())
     for name in params:
         param = params.get_param(name)
         schema = param.schema
@@ -82,13 +127,30 @@ def test_every_param_is_typed_titled_and_described(dagbag):
         assert schema.get("section"), f"param {name} has no form section"
         if schema["type"] in ("number", "integer"):
             assert "minimum" in schema and "maximum" in schema, f"param {name} has no bounds"
+            assert schema["minimum"] <= param.value <= schema["maximum"], f"param {name}'s default is out of bounds"
+    assert params["bucket"] == "bank-ml"
+
+
+def test_training_params_are_typed_as_the_form_needs(dagbag):
+    params = dagbag.dags[DAG_ID].params
+    assert {"model_families", "cv_folds", "param_grids"} <= set(params.keys())
     assert params.get_param("model_families").schema["items"]["enum"] == [
         "logistic_regression",
         "random_forest",
         "hist_gradient_boosting",
     ]
     assert params["input_key"] == "banking.csv"
-    assert params["bucket"] == "bank-ml"
+    # Optional: the form must accept null for "no overrides".
+    assert set(params.get_param("param_grids").schema["type"]) == {"object", "null"}
+
+
+def test_training_params_are_exactly_the_pipelines_params_with_their_defaults(dagbag):
+    from include.bank_marketing import params as pipeline_params
+
+    params = dagbag.dags[DAG_ID].params
+    defaults = pipeline_params.defaults()
+    assert list(params.keys()) == list(defaults)
+    assert {name: params[name] for name in params} == defaults
 
 
 def test_baseline_params_default_to_config(dagbag):
@@ -99,29 +161,34 @@ def test_baseline_params_default_to_config(dagbag):
         assert params[f"baseline_{name}"] == value
 
 
-@pytest.mark.parametrize("dag_file", ["bank_marketing_training.py", "bank_marketing_scoring.py"])
-def test_parsing_imports_no_heavy_libraries(dag_file):
-    """Importing a DAG file must not import pandas, scikit-learn and friends (parse time stays cheap)."""
+def test_parsing_imports_no_heavy_libraries():
+    """Importing a DAG file must not import pandas, scikit-learn and friends (parse time stays cheap).
+
+    Both files in one fresh interpreter (importing Airflow is most of the cost), the heavy modules listed after
+    each: a module the first file loaded would show up after the second too, so each file is judged in turn.
+    """
     code = (
-        "import json, runpy, sys; "
-        f"runpy.run_path({str(ROOT / 'dags' / dag_file)!r}); "
-        f"print(json.dumps([m for m in {list(HEAVY_MODULES)!r} if m in sys.modules]))"
+        "import json, runpy, sys\n"
+        "loaded = {}\n"
+        f"for name in {DAG_FILES!r}:\n"
+        f"    runpy.run_path({str(DAGS_FOLDER)!r} + '/' + name)\n"
+        f"    loaded[name] = [m for m in {list(HEAVY_MODULES)!r} if m in sys.modules]\n"
+        "print(json.dumps(loaded))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=_env())
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {name: [] for name in DAG_FILES}
 
 
 def _env():
-    import os
-
-    return {**os.environ, "PYTHONPATH": str(ROOT)}
+    # As under Airflow: the repository root (for include/) and the DAG folder (for bank_marketing_common).
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(DAGS_FOLDER)])}
 
 
 def test_promotion_emits_the_champion_asset_that_schedules_scoring(dagbag):
     promote = dagbag.dags[DAG_ID].task_dict["promote"]
     [asset] = promote.outlets
     assert asset.uri == "s3://bank-ml/models/champion.json"
-    scoring = dagbag.dags["bank_marketing_scoring"]
+    scoring = dagbag.dags[SCORING_DAG_ID]
     timetable = scoring.timetable
     assert type(timetable).__name__ == "AssetOrTimeSchedule"
     assert asset.uri in str(timetable.asset_condition)

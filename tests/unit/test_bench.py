@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from scripts import bench
+from devtools import bench
 
 
 def test_growth_exponent_of_linear_and_quadratic_growth():
@@ -102,3 +102,20 @@ def test_scaling_table_sums_mapped_stages_and_fits_exponents():
     assert summary["train"][0]["added_pss_mb"] == 60  # the larger of the two
     assert summary["validate"][2]["added_pss_mb"] / summary["validate"][2]["frame_mb"] == pytest.approx(4.0)
     assert "| validate | 16,000 |" in table
+
+
+def test_budgets_compare_each_figure_with_its_limit(monkeypatch):
+    monkeypatch.setattr(bench, "BUDGETS", {"a_s": (60.0, "a"), "b_s": (10.0, "b"), "c_s": (1.0, "not measured")})
+
+    budgets = bench.check_budgets({"a_s": 26.1, "b_s": 10.5})
+
+    assert budgets == {
+        "a_s": {"seconds": 26.1, "limit_s": 60.0, "ok": True, "what": "a"},
+        "b_s": {"seconds": 10.5, "limit_s": 10.0, "ok": False, "what": "b"},
+    }
+
+
+def test_all_families_must_train_within_sixty_seconds():
+    # Moved here from the end-to-end suite (it was asserted on a DAG run's fit_seconds there).
+    assert bench.check_budgets({"train_all_families_s": 59.9})["train_all_families_s"]["ok"] is True
+    assert bench.check_budgets({"train_all_families_s": 60.1})["train_all_families_s"]["ok"] is False

@@ -22,7 +22,7 @@ from tests.conftest import ROOT
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 INIT_SCRIPT = ROOT / "docker" / "localstack-init.sh"
-DEV_ONLY = {"pytest", "ruff", "moto", "selenium", "pyinstrument"}
+DEV_ONLY = {"pytest", "pytest-xdist", "ruff", "mypy", "pre-commit", "moto", "selenium", "pyinstrument"}
 REQUIRED_SERVICES = {
     *("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"),
     *("airflow-worker-1", "airflow-worker-2", "airflow-init", "postgres", "redis", "localstack"),
@@ -61,9 +61,10 @@ def env(services) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def dag_defaults() -> dict[str, str]:
     """The training DAG's own Param defaults, from the parsed DAG (not copied here)."""
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow.dag_processing.dagbag import BundleDagBag
 
-    dagbag = DagBag(dag_folder=str(ROOT / "dags" / "bank_marketing_training.py"))
+    # As the DAG processor parses it: the DAG folder is the bundle, on sys.path for bank_marketing_common.
+    dagbag = BundleDagBag(dag_folder=str(ROOT / "dags" / "bank_marketing_training.py"), bundle_path=ROOT / "dags")
     assert dagbag.import_errors == {}
     params = dagbag.dags["bank_marketing_training"].params
     return {name: params.get_param(name).value for name in ("bucket", "input_key", "sns_topic_arn")}
@@ -80,21 +81,30 @@ def requirements_in() -> dict[str, str]:
     return pins
 
 
+def canonical(name: str) -> str:
+    """A distribution name as PEP 503 compares them: pip freeze writes pre_commit for pre-commit."""
+    return re.sub(r"[-_.]+", "-", re.sub(r"\[.*\]", "", name)).lower()
+
+
 def requirements_lock() -> dict[str, str]:
     return {
-        name.lower(): version
+        canonical(name): version
         for name, version in re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)$", (ROOT / "requirements.lock").read_text(), re.M)
     }
 
 
-def dockerfile_installs() -> tuple[str, list[str]]:
-    """The Dockerfile's pip install: the constraints file and the package names it asks for."""
+def dockerfile_installs() -> tuple[str, list[str], list[str]]:
+    """The Dockerfile's pip install: the constraints file, the requirement files (``-r``) and the package names
+    it asks for by name."""
     text = DOCKERFILE.read_text().replace("\\\n", " ")
     (command,) = [line for line in text.splitlines() if line.startswith("RUN") and "pip install" in line]
     words = shlex.split(command)[1:]
     constraint = words[words.index("--constraint") + 1]
-    packages = [w for w in words[words.index("install") + 1 :] if not w.startswith("-") and w != constraint]
-    return constraint, packages
+    files = [words[i + 1] for i, w in enumerate(words) if w in ("-r", "--requirement")]
+    packages = [
+        w for w in words[words.index("install") + 1 :] if not w.startswith("-") and w != constraint and w not in files
+    ]
+    return constraint, files, packages
 
 
 def bind_mounts(service: dict) -> list[tuple[str, str]]:
@@ -138,24 +148,56 @@ def test_image_versions_match_the_pins(airflow_services):
     assert image.rsplit(":", 1)[1] == airflow_pin
 
 
+def copied_files() -> dict[str, str]:
+    """What the Dockerfile's COPY lines bring in: image path (file or folder) to repository path."""
+    out = {}
+    for line in DOCKERFILE.read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["COPY"]:
+            *sources, target = [w for w in words[1:] if not w.startswith("--")]
+            for source in sources:
+                into_folder = target.endswith("/") and not source.endswith("/")
+                out[target + Path(source).name if into_folder else target] = source
+    return out
+
+
 def test_image_installs_the_runtime_pins_only(airflow_services):
-    constraint, packages = dockerfile_installs()
+    constraint, files, packages = dockerfile_installs()
     pins, lock = requirements_in(), requirements_lock()
+    copied = copied_files()
 
     assert constraint.endswith("requirements.lock")
-    assert "COPY --chown=airflow:root requirements.lock" in DOCKERFILE.read_text()
+    assert copied.get(constraint) == "requirements.lock", f"{constraint} is not requirements.lock copied in"
+    # The image installs requirements.in (by file or by name), every package at the version the lock pins.
+    for file in files:
+        assert copied.get(file) == "requirements.in", f"pip installs -r {file}, which is not requirements.in"
+    installed = set(pins) if files else set(packages)
     for package in packages:
         assert package in pins, f"{package} is installed in the image but not a direct dependency"
+    for package in installed:
         assert lock.get(package) == pins[package], f"requirements.lock does not pin {package}=={pins[package]}"
-    assert not DEV_ONLY & set(packages), "development tools do not belong in the image"
-    # What the DAGs and plugins import at run time.
-    assert {"apache-airflow", "apache-airflow-providers-amazon", "apache-airflow-providers-celery"} <= set(packages)
-    assert {"psycopg2-binary", "pandas", "pyarrow", "scikit-learn", "joblib", "matplotlib"} <= set(packages)
+    assert not DEV_ONLY & installed, "development tools do not belong in the image"
+    assert not DEV_ONLY & set(pins), "development tools belong in requirements-dev.in, not requirements.in"
+    # What the DAGs and include/ import at run time.
+    assert {"apache-airflow", "apache-airflow-providers-amazon", "apache-airflow-providers-celery"} <= installed
+    assert {"psycopg2-binary", "pandas", "pyarrow", "scikit-learn", "joblib", "matplotlib", "jinja2"} <= installed
+
+
+def test_development_requirements_build_on_the_runtime_ones():
+    lines = [line.split("#", 1)[0].strip() for line in (ROOT / "requirements-dev.in").read_text().splitlines()]
+    assert "-r requirements.in" in lines
+    dev = {canonical(line.split("==")[0]) for line in lines if "==" in line}
+    assert dev >= DEV_ONLY, f"not in requirements-dev.in: {sorted(DEV_ONLY - dev)}"
+    lock = requirements_lock()
+    for line in lines:
+        if "==" in line:
+            name, version = line.split("==")
+            assert lock.get(canonical(name)) == version, f"requirements.lock does not pin {line}"
 
 
 def test_build_context_is_small_and_holds_what_the_dockerfile_copies():
-    sources = re.findall(r"^COPY\s+(?:--\S+\s+)*(\S+)\s+\S+$", DOCKERFILE.read_text(), re.M)
-    assert sources
+    sources = list(copied_files().values())
+    assert {"requirements.in", "requirements.lock", "dags/", "include/"} <= set(sources)
     for source in sources:
         assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
     ignore = (ROOT / ".dockerignore").read_text().split()

@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
 from include.bank_marketing import config
-
-
-def test_every_family_has_a_grid_an_encoding_and_settings():
-    families = list(config.FAMILIES)
-
-    assert families == ["logistic_regression", "random_forest", "hist_gradient_boosting"]
-    assert list(config.PARAM_GRIDS) == families
-    assert list(config.ENCODING) == families
-    assert list(config.ESTIMATOR_SETTINGS) == families
-    assert set(config.ENCODING.values()) == {"onehot", "ordinal", "native"}
-
-
-def test_grids_are_non_empty_lists():
-    for grid in config.PARAM_GRIDS.values():
-        assert grid
-        assert all(isinstance(values, list) and values for values in grid.values())
 
 
 def test_baselines_cover_the_reported_metrics_in_range():
@@ -26,8 +12,30 @@ def test_baselines_cover_the_reported_metrics_in_range():
     assert all(0 <= v <= 1 for v in config.BASELINES.values())
 
 
+def test_every_metric_has_a_title_in_the_reported_order():
+    assert list(config.METRIC_TITLES) == list(config.METRICS)
+    assert all(title.strip() for title in config.METRIC_TITLES.values())
+    assert config.METRIC_TITLES["auc"] == "ROC AUC"
+
+
 def test_split_and_cv_defaults():
     assert [config.TEST_SIZE] == [0.2]
     assert config.DEFAULT_CV_FOLDS >= 2
     assert 0 < config.NUMERIC_TEXT_TOLERANCE < 1
     assert (config.TARGET, config.ROW_ID) == ("y", "row_id")
+
+
+def test_default_bucket_key_and_topic_are_well_formed():
+    # The same patterns as the trigger form's Params (dags/bank_marketing_common/params.py).
+    assert re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", config.DEFAULT_BUCKET)
+    assert config.DEFAULT_INPUT_KEY and not config.DEFAULT_INPUT_KEY.startswith("/")
+    assert re.fullmatch(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}", config.DEFAULT_TOPIC_ARN)
+
+
+def test_monitoring_and_promotion_defaults():
+    assert config.DRIFT_BINS >= 2
+    assert config.DRIFT_PSI_THRESHOLD > 0
+    assert 0 <= config.PROMOTION_MARGIN < 0.1
+    assert config.RETRIES >= 1
+    assert config.SCORING_CHUNK_ROWS > 0
+    assert config.MAX_COLUMNS > 17  # banking.csv's own width passes

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from include.bank_marketing import drift
+from include.bank_marketing import drift, layout, storage
+from include.bank_marketing.contracts import DriftCheck
+from include.bank_marketing.layout import CHAMPION_KEY
 from tests.conftest import ROOT
+from tests.support.builders import BUCKET, SAFE_RUN_ID
 
 NUMERIC = ["age", "balance", "day", "duration", "campaign", "pdays", "previous"]
 CATEGORICAL = ["job", "marital", "education", "default", "housing", "loan", "contact", "month", "poutcome"]
@@ -400,15 +402,69 @@ def test_summary_by_hand():
     )
 
 
-# --- speed ----------------------------------------------------------------------------------------------
+# --- check_object on S3 -----------------------------------------------------------------------------------
 
 
-def test_profile_and_compare_of_banking_csv_take_under_a_second(banking):
-    shifted = banking.assign(duration=banking["duration"] * 3)
-    timings = []
-    for _ in range(3):  # best of three: the machine may be busy with other runs
-        start = time.perf_counter()
-        drift.compare(drift.profile(banking, NUMERIC, CATEGORICAL), shifted)
-        timings.append(time.perf_counter() - start)
+def _validated(s3, run, frame: pd.DataFrame) -> dict:
+    """The ValidatedInput fields check_object reads: where this run's validated rows are."""
+    return {"validated_uri": storage.write_parquet(s3, run.uri(layout.VALIDATED), frame)}
 
-    assert min(timings) < 1.0
+
+def _crown(s3, run_id: str, profile_uri: str | None) -> None:
+    """A champion pointer of run ``run_id`` (only the fields the drift check reads)."""
+    doc = {"run_id": run_id} | ({"profile_uri": profile_uri} if profile_uri else {})
+    storage.write_json(s3, f"s3://{BUCKET}/{CHAMPION_KEY}", doc)
+
+
+def test_check_object_without_a_champion_compares_nothing_and_says_so(s3, run):
+    out = drift.check_object(run, _validated(s3, run, small()), threshold=0.3)
+
+    assert out == {
+        "drift_uri": f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/drift.json",
+        "summary": "no champion to compare with",
+        "drifted": [],
+        "max_psi": None,
+        "threshold": 0.3,
+        "champion_run_id": None,
+    }
+    assert out["drift_uri"] == run.uri(layout.DRIFT)
+    assert set(out) == DriftCheck.__required_keys__
+    stored = storage.read_json(s3, out["drift_uri"])
+    assert {k: stored[k] for k in ("summary", "max_psi", "drifted", "champion_run_id")} == {
+        "summary": "no champion to compare with",
+        "max_psi": None,
+        "drifted": [],
+        "champion_run_id": None,
+    }
+
+
+def test_check_object_with_a_champion_trained_before_profiles_compares_nothing(s3, run):
+    _crown(s3, "old-run", None)
+
+    out = drift.check_object(run, _validated(s3, run, small()))
+
+    assert (out["summary"], out["max_psi"], out["champion_run_id"]) == ("no champion to compare with", None, "old-run")
+    assert out["threshold"] == drift.PSI_THRESHOLD
+
+
+def test_check_object_compares_with_the_champions_profile_and_writes_the_detail(s3, run):
+    reference = small()
+    profile_uri = storage.write_json(
+        s3, f"s3://{BUCKET}/runs/champ/profile.json", drift.profile(reference, ["x"], ["color"], bins=4)
+    )
+    _crown(s3, "champ", profile_uri)
+    shifted = reference.assign(x=reference["x"] + 100)  # every value past the last edge
+
+    out = drift.check_object(run, _validated(s3, run, shifted), threshold=0.2)
+
+    expected = drift.compare(drift.profile(reference, ["x"], ["color"], bins=4), shifted, 0.2)
+    assert out["summary"] == drift.summary(expected)
+    assert out["summary"].startswith("drift in 1 column: x PSI ")
+    assert out["drifted"] == expected["drifted"] and [d["column"] for d in out["drifted"]] == ["x"]
+    assert out["max_psi"] == pytest.approx(expected["max_psi"])
+    assert out["champion_run_id"] == "champ"
+    stored = storage.read_json(s3, out["drift_uri"])
+    assert stored["columns"] == json.loads(json.dumps(expected["columns"]))
+    assert stored["summary"] == out["summary"]
+    assert stored["missing_columns"] == []
+    json.dumps(out)

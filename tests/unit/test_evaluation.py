@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 
 import numpy as np
@@ -9,8 +11,12 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from include.bank_marketing import config, evaluation, storage
-from tests.unit.conftest import BUCKET, ColumnProba
+from include.bank_marketing import config, evaluation, layout, storage
+from include.bank_marketing.contracts import Evaluation, Verdict
+from include.bank_marketing.params import TrainingSettings, defaults
+from tests.support.builders import BUCKET, SAFE_RUN_ID, ColumnProba
+
+SETTINGS = TrainingSettings.from_params(defaults(BUCKET))
 
 # --- select_best ----------------------------------------------------------------------------------------
 
@@ -133,68 +139,128 @@ def test_score_accepts_pandas_and_numpy_inputs():
     assert {k: a[k] for k in config.METRICS} == {k: b[k] for k in config.METRICS}
 
 
-# --- compare_with_baselines -------------------------------------------------------------------------------
+# --- compare_with_baselines and verdict ------------------------------------------------------------------
+
+
+def metrics_of(values: dict[str, float]) -> dict:
+    """A Metrics-shaped dict with ``values`` for the compared metrics (the rest does not matter here)."""
+    return {**values, "threshold": 0.5, "rows": 10, "confusion_matrix": {}, "classification_report": ""}
 
 
 def test_compare_passes_when_every_metric_reaches_its_baseline():
-    metrics = dict(config.BASELINES)  # equal is enough
+    metrics = metrics_of(dict(config.BASELINES))  # equal is enough
 
-    result = evaluation.compare_with_baselines(metrics, config.BASELINES)
+    checks = evaluation.compare_with_baselines(metrics, config.BASELINES)
 
-    assert result["verdict"] == evaluation.PASS == "PASS"
-    assert list(result["checks"]) == list(config.METRICS)
-    assert all(c["passed"] for c in result["checks"].values())
-    assert result["checks"]["auc"] == {"value": 0.853, "baseline": 0.853, "passed": True}
+    assert evaluation.verdict(checks) is Verdict.PASS
+    assert evaluation.verdict(checks) == "PASS"
+    assert list(checks) == list(config.METRICS)
+    assert all(c["passed"] for c in checks.values())
+    assert checks["auc"] == {"value": 0.853, "baseline": 0.853, "passed": True}
+    assert evaluation.failed_checks(checks) == []
 
 
 @pytest.mark.parametrize("metric", config.METRICS)
 def test_compare_is_below_baseline_when_one_metric_falls_short(metric):
-    metrics = {name: 1.0 for name in config.METRICS}
-    metrics[metric] = config.BASELINES[metric] - 0.0001
+    values = {name: 1.0 for name in config.METRICS}
+    values[metric] = config.BASELINES[metric] - 0.0001
 
-    result = evaluation.compare_with_baselines(metrics, config.BASELINES)
+    checks = evaluation.compare_with_baselines(metrics_of(values), config.BASELINES)
 
-    assert result["verdict"] == evaluation.BELOW_BASELINE == "BELOW_BASELINE"
-    assert [name for name, c in result["checks"].items() if not c["passed"]] == [metric]
+    assert evaluation.verdict(checks) is Verdict.BELOW_BASELINE
+    assert evaluation.verdict(checks) == "BELOW_BASELINE"
+    assert [name for name, c in checks.items() if not c["passed"]] == [metric]
+    assert evaluation.failed_checks(checks) == [metric]
 
 
 def test_compare_checks_only_the_metrics_that_have_a_baseline():
-    result = evaluation.compare_with_baselines({"auc": 0.9, "f1": 0.1}, {"auc": 0.8})
+    checks = evaluation.compare_with_baselines(
+        metrics_of({m: 0.1 for m in config.METRICS} | {"auc": 0.9}), {"auc": 0.8}
+    )
 
-    assert result == {"checks": {"auc": {"value": 0.9, "baseline": 0.8, "passed": True}}, "verdict": "PASS"}
+    assert checks == {"auc": {"value": 0.9, "baseline": 0.8, "passed": True}}
+    assert evaluation.verdict(checks) == "PASS"
+
+
+def test_compare_lists_the_checks_in_the_reported_order_whatever_the_baselines_order():
+    baselines = dict(reversed(config.BASELINES.items()))
+
+    checks = evaluation.compare_with_baselines(metrics_of(dict(config.BASELINES)), baselines)
+
+    assert list(checks) == list(config.METRICS)
+
+
+def test_no_baselines_is_a_pass():
+    checks = evaluation.compare_with_baselines(metrics_of({m: 0.0 for m in config.METRICS}), {})
+
+    assert checks == {}
+    assert evaluation.verdict(checks) is Verdict.PASS
 
 
 # --- evaluate_candidates on S3 ------------------------------------------------------------------------------
 
 
-def test_evaluate_candidates_scores_the_best_candidate(s3):
+def candidate(family: str, cv_auc: float, saved: dict, fit_seconds: float = 1.0, best_params=None) -> dict:
+    """A Candidate as train_planned returns it, for a model saved with ``storage.save_model``."""
+    return {
+        "family": family,
+        "best_params": best_params or {},
+        "cv_auc": cv_auc,
+        "cv_auc_std": 0.01,
+        "cv_folds": 3,
+        "candidates": 1,
+        "fit_seconds": fit_seconds,
+        "grid_results": [],
+        "model_uri": saved["uri"],
+        "sha256": saved["sha256"],
+        "model_bytes": saved["bytes"],
+    }
+
+
+@pytest.fixture
+def one_job(monkeypatch):
+    """The threshold's out-of-fold fits in this process: worker processes cost more than these tiny fits."""
+    monkeypatch.setattr(config, "N_JOBS", 1)
+
+
+def test_evaluate_candidates_scores_the_best_candidate(s3, run, one_job):
     test = pd.DataFrame({"row_id": range(1, 11), "p": P, "q": [0.5] * 10, "y": pd.Series(Y, dtype="int8")})
-    test_uri = storage.write_parquet(s3, f"s3://{BUCKET}/runs/r/data/test.parquet", test)
-    good = storage.save_model(s3, f"s3://{BUCKET}/runs/r/candidates/random_forest.joblib", ColumnProba("p"))
-    flat = storage.save_model(s3, f"s3://{BUCKET}/runs/r/candidates/logistic_regression.joblib", ColumnProba("q"))
+    # ColumnProba has no parameters to refit: choose_threshold's clone of it scores the training rows as is.
+    train = pd.concat([test, test.assign(row_id=test["row_id"] + 10)], ignore_index=True)
+    split = {
+        "train_uri": storage.write_parquet(s3, run.uri(layout.TRAIN), train),
+        "test_uri": storage.write_parquet(s3, run.uri(layout.TEST), test),
+    }
+    good = storage.save_model(s3, run.uri(layout.candidate("random_forest")), ColumnProba("p"))
+    flat = storage.save_model(s3, run.uri(layout.candidate("logistic_regression")), ColumnProba("q"))
     candidates = [
-        {"family": "logistic_regression", "cv_auc": 0.7, "fit_seconds": 1.0, "best_params": {"C": 1.0},
-         "model_uri": flat["uri"], "sha256": flat["sha256"]},
-        {"family": "random_forest", "cv_auc": 0.9, "fit_seconds": 2.0, "best_params": {"max_depth": 3},
-         "model_uri": good["uri"], "sha256": good["sha256"]},
-    ]  # fmt: skip
+        candidate("logistic_regression", 0.7, flat, fit_seconds=1.0, best_params={"C": 1.0}),
+        candidate("random_forest", 0.9, good, fit_seconds=2.0, best_params={"max_depth": 3}),
+    ]
 
-    result = evaluation.evaluate_candidates(s3, candidates, test_uri, config.BASELINES, BUCKET)
+    result = evaluation.evaluate_candidates(run, split, candidates, SETTINGS)
 
+    assert set(result) == Evaluation.__required_keys__
     assert result["family"] == "random_forest"
     assert {k: result[k] for k in ("best_params", "cv_auc")} == {"best_params": {"max_depth": 3}, "cv_auc": 0.9}
     assert result["candidate_uri"] == good["uri"]
     assert result["sha256"] == good["sha256"]
-    # The winner's test scores, once, beside the split: publish and the report read these.
-    assert result["scores_uri"] == f"s3://{BUCKET}/runs/r/data/test_scores.parquet"
+    # The winner's test scores, once, under the run's prefix: publish and the report read these.
+    assert result["scores_uri"] == f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/data/test_scores.parquet"
+    assert result["scores_uri"] == run.uri(layout.TEST_SCORES)
     scores = storage.read_parquet(s3, result["scores_uri"])
     assert scores["row_id"].tolist() == list(range(1, 11))
     assert scores["y"].tolist() == Y
     assert scores["probability"].tolist() == list(P)
     expected = evaluation.score(Y, P)
     assert result["metrics"] == expected
-    assert result["checks"] == evaluation.compare_with_baselines(expected, config.BASELINES)["checks"]
+    assert result["checks"] == evaluation.compare_with_baselines(expected, config.BASELINES)
     assert result["verdict"] == "BELOW_BASELINE"  # auc 0.8333 < 0.853 and accuracy 0.7 < 0.887
+    assert type(result["verdict"]) is str  # plain JSON for XCom, not the enum
+    # The threshold: max F1 of the training rows' scores (P twice): at 0.45 every positive and 2 of 6
+    # negatives are called positive, precision 2/3, recall 1, F1 0.8; no other cut does as well.
+    assert (result["threshold"], result["threshold_oof_f1"]) == (0.45, 0.8)
+    assert result["metrics_at_threshold"] == evaluation.score(Y, P, 0.45)
     assert result["leaderboard"] == [
         {"family": "random_forest", "cv_auc": 0.9, "fit_seconds": 2.0},
         {"family": "logistic_regression", "cv_auc": 0.7, "fit_seconds": 1.0},
@@ -203,17 +269,35 @@ def test_evaluate_candidates_scores_the_best_candidate(s3):
     assert result["decision"]["promote"] is False
     assert result["decision"]["champion_run_id"] is None
     assert result["decision"]["reason"].startswith("below baseline on auc")
+    assert result["decision"]["margin"] == SETTINGS.promotion_margin
+    json.dumps(result)
 
 
-def test_evaluate_candidates_refuses_a_tampered_candidate(s3):
+def test_evaluate_candidates_takes_the_baselines_and_margin_of_the_settings(s3, run, one_job):
+    test = pd.DataFrame({"row_id": range(1, 11), "p": P, "y": pd.Series(Y, dtype="int8")})
+    split = {
+        "train_uri": storage.write_parquet(s3, run.uri(layout.TRAIN), test),
+        "test_uri": storage.write_parquet(s3, run.uri(layout.TEST), test),
+    }
+    saved = storage.save_model(s3, run.uri(layout.candidate("random_forest")), ColumnProba("p"))
+    settings = dataclasses.replace(SETTINGS, baselines={"auc": 0.8}, promotion_margin=0.01)
+
+    result = evaluation.evaluate_candidates(run, split, [candidate("random_forest", 0.9, saved)], settings)
+
+    assert result["checks"] == {"auc": {"value": 0.8333, "baseline": 0.8, "passed": True}}
+    assert result["verdict"] == "PASS"
+    assert result["decision"]["promote"] is True  # first champion
+    assert result["decision"]["margin"] == pytest.approx(0.01)
+
+
+def test_evaluate_candidates_refuses_a_tampered_candidate(s3, run):
     test = pd.DataFrame({"row_id": [1, 2], "p": [0.2, 0.8], "y": [0, 1]})
     test_uri = storage.write_parquet(s3, f"s3://{BUCKET}/t.parquet", test)
     saved = storage.save_model(s3, f"s3://{BUCKET}/m.joblib", ColumnProba("p"))
-    candidates = [{"family": "random_forest", "cv_auc": 0.9, "fit_seconds": 1.0, "best_params": {},
-                   "model_uri": saved["uri"], "sha256": "f" * 64}]  # fmt: skip
+    candidates = [candidate("random_forest", 0.9, {**saved, "sha256": "f" * 64})]
 
     with pytest.raises(storage.IntegrityError):
-        evaluation.evaluate_candidates(s3, candidates, test_uri, config.BASELINES, BUCKET)
+        evaluation.evaluate_candidates(run, {"test_uri": test_uri, "train_uri": test_uri}, candidates, SETTINGS)
 
 
 # --- decision threshold -------------------------------------------------------------------------------------
@@ -226,45 +310,52 @@ def _synthetic(n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"row_id": np.arange(1, n + 1), "s": signal, "c": rng.choice(["a", "b"], n), "y": y})
 
 
-def test_threshold_maximises_f1_on_out_of_fold_training_predictions():
+def _fitted_logistic(train: pd.DataFrame):
+    from include.bank_marketing import families, training
+
+    pipeline = training.make_pipeline(families.get("logistic_regression"), ["s"], ["c"])
+    return pipeline.fit(train[["s", "c"]], train["y"])
+
+
+def test_threshold_maximises_f1_on_out_of_fold_training_predictions(one_job):
     from sklearn.base import clone
     from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    from include.bank_marketing import training
-
     train = _synthetic(400, 1)
-    model = training.make_pipeline("logistic_regression", ["s"], ["c"]).fit(train[["s", "c"]], train["y"])
+    model = _fitted_logistic(train)
 
     chosen = evaluation.choose_threshold(model, train, cv_folds=3)
 
     folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=config.RANDOM_STATE)
     oof = cross_val_predict(clone(model), train[["s", "c"]], train["y"], cv=folds, method="predict_proba")[:, 1]
     assert chosen["oof_f1"] == pytest.approx(f1_score(train["y"], oof >= chosen["threshold"]), abs=2e-3)
-    # No other cut of the out-of-fold scores does better.
-    best_other = max(f1_score(train["y"], oof >= t) for t in np.unique(oof))
+    # No other cut of the out-of-fold scores does better (F1 of every cut at once: f1_score 400 times is slow).
+    y = train["y"].to_numpy().astype(bool)
+    called = oof[None, :] >= np.unique(oof)[:, None]
+    tp = (called & y).sum(axis=1)
+    best_other = float(np.max(2 * tp / (called.sum(axis=1) + y.sum())))
     assert chosen["oof_f1"] >= best_other - 1e-3
     assert 0 < chosen["threshold"] < 1
 
 
-def test_threshold_never_sees_the_test_split(s3):
-    from include.bank_marketing import training
-
+def test_threshold_never_sees_the_test_split(s3, run, one_job):
     train = _synthetic(400, 1)
-    model = training.make_pipeline("logistic_regression", ["s"], ["c"]).fit(train[["s", "c"]], train["y"])
-    saved = storage.save_model(s3, f"s3://{BUCKET}/m.joblib", model)
+    saved = storage.save_model(s3, f"s3://{BUCKET}/m.joblib", _fitted_logistic(train))
     train_uri = storage.write_parquet(s3, f"s3://{BUCKET}/train.parquet", train)
-    candidates = [{"family": "logistic_regression", "cv_auc": 0.8, "fit_seconds": 1.0, "best_params": {},
-                   "model_uri": saved["uri"], "sha256": saved["sha256"]}]  # fmt: skip
+    candidates = [candidate("logistic_regression", 0.8, saved)]
+    settings = dataclasses.replace(SETTINGS, cv_folds=3)
 
     thresholds = set()
     for seed in (2, 3):  # two different test splits, same training split
         test_uri = storage.write_parquet(s3, f"s3://{BUCKET}/test-{seed}.parquet", _synthetic(200, seed))
-        result = evaluation.evaluate_candidates(
-            s3, candidates, test_uri, config.BASELINES, BUCKET, train_uri=train_uri, cv_folds=3
-        )
+        split = {"train_uri": train_uri, "test_uri": test_uri}
+        result = evaluation.evaluate_candidates(run, split, candidates, settings)
         thresholds.add(result["threshold"])
         assert result["metrics"]["threshold"] == pytest.approx(0.5)  # baselines are compared at 0.5
         assert result["metrics_at_threshold"]["threshold"] == result["threshold"]
 
     assert len(thresholds) == 1
+    # ... and it is the one chosen on the training rows.
+    model = storage.load_model(s3, saved["uri"], saved["sha256"])
+    assert thresholds == {evaluation.choose_threshold(model, train, cv_folds=3)["threshold"]}

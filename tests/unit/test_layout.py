@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from include.bank_marketing import layout
+from include.bank_marketing.context import TRAINING_DAG_ID, RunContext
 
 RUN_ID = "manual__2026-11-28T05:34:00+00:00"
 
@@ -84,3 +85,66 @@ def test_parse_s3_uri_rejects_non_s3_uris(uri):
 
 def test_latest_predictions_key_is_the_labs_new_csv():
     assert layout.LATEST_PREDICTIONS_KEY == "new.csv"
+
+
+def test_latest_predictions_and_scoring_names():
+    assert layout.PREDICTIONS_NAME == "predictions.csv"
+    assert layout.CHAMPION_KEY == "models/champion.json"
+
+
+def test_history_key_is_one_per_run():
+    assert layout.history_key(RUN_ID) == "models/history/manual__2026-11-28T05:34:00_00:00.json"
+
+
+def test_artifact_names_of_a_run():
+    names = {
+        layout.VALIDATED: "validated.parquet",
+        layout.DRIFT: "drift.json",
+        layout.TRAIN: "data/train.parquet",
+        layout.TEST: "data/test.parquet",
+        layout.TEST_SCORES: "data/test_scores.parquet",
+        layout.MODEL: "model.joblib",
+        layout.MODEL_JSON: "model.json",
+        layout.METRICS: "metrics.json",
+        layout.NEW_CSV: "new.csv",
+        layout.PROFILE: "profile.json",
+        layout.REPORT: "report.html",
+    }
+
+    assert list(names) == list(names.values())
+    assert len(set(names)) == len(names)  # no two artifacts share a key
+
+
+def test_candidate_names_one_pickle_per_family():
+    assert layout.candidate("random_forest") == "candidates/random_forest.joblib"
+    assert layout.candidate("logistic_regression") != layout.candidate("random_forest")
+
+
+# --- RunContext -------------------------------------------------------------------------------------------
+
+
+def test_run_context_uri_is_under_the_runs_safe_prefix():
+    run = RunContext(s3=None, bucket="bank-ml", run_id=RUN_ID)
+
+    assert run.uri(layout.MODEL) == "s3://bank-ml/runs/manual__2026-11-28T05:34:00_00:00/model.joblib"
+    assert run.uri(layout.candidate("random_forest")) == layout.s3_uri(
+        "bank-ml", layout.run_key(RUN_ID, "candidates/random_forest.joblib")
+    )
+
+
+def test_run_context_bucket_uri_is_outside_the_run_prefix():
+    run = RunContext(s3=None, bucket="b.1", run_id=RUN_ID)
+
+    assert run.bucket_uri(layout.CHAMPION_KEY) == "s3://b.1/models/champion.json"
+    assert run.bucket_uri("raw/2026-11-28/banking.csv") == "s3://b.1/raw/2026-11-28/banking.csv"
+
+
+def test_run_context_defaults_to_the_training_dag_and_is_frozen():
+    import dataclasses
+
+    run = RunContext(s3=None, bucket="bank-ml", run_id="r")
+
+    assert run.dag_id == TRAINING_DAG_ID == "bank_marketing_training"
+    assert RunContext(None, "bank-ml", "r", dag_id="other").dag_id == "other"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        run.run_id = "other"  # type: ignore[misc]

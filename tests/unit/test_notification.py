@@ -8,6 +8,7 @@ import jinja2
 import pytest
 
 from include.bank_marketing import config, notification
+from include.bank_marketing.contracts import Verdict
 
 RUN_ID = "manual__2026-11-28T05:34:00+00:00"
 ARTIFACTS = {
@@ -16,7 +17,21 @@ ARTIFACTS = {
     "metrics_uri": "s3://bank-ml/runs/r/metrics.json",
     "new_csv_uri": "s3://bank-ml/runs/r/new.csv",
     "latest_new_csv_uri": "s3://bank-ml/new.csv",
+    "profile_uri": "s3://bank-ml/runs/r/profile.json",
     "predictions_rows": 9043,
+}
+DRIFT = {
+    "drift_uri": "s3://bank-ml/runs/r/drift.json",
+    "summary": "drift in 1 column: duration PSI 0.41 (threshold 0.2)",
+    "drifted": [{"column": "duration", "psi": 0.41}],
+    "max_psi": 0.41,
+    "threshold": 0.2,
+    "champion_run_id": "scheduled__2026-11-27T00:00:00+00:00",
+}
+REPORT = {
+    "report_uri": "s3://bank-ml/runs/r/report.html",
+    "report_url": "https://bank-ml.s3.amazonaws.com/runs/r/report.html?X-Amz-Signature=abc",
+    "chart_uris": {"roc.png": "s3://bank-ml/runs/r/roc.png"},
 }
 
 
@@ -41,13 +56,14 @@ def make_evaluation(metrics: dict[str, float], family: str = "hist_gradient_boos
             "confusion_matrix": {"tn": 7800, "fp": 185, "fn": 560, "tp": 498},
         },
         "threshold": 0.3,
-        "metrics_at_threshold": {**metrics, "threshold": 0.3},
+        "metrics_at_threshold": {**metrics, "f1": 0.6012, "recall": 0.6458, "threshold": 0.3},
         "checks": checks,
         "verdict": "PASS" if all(c["passed"] for c in checks.values()) else "BELOW_BASELINE",
         "leaderboard": [
             {"family": "hist_gradient_boosting", "cv_auc": 0.9312, "fit_seconds": 12.0},
             {"family": "logistic_regression", "cv_auc": 0.9011, "fit_seconds": 3.0},
         ],
+        "decision": PROMOTED,
     }
 
 
@@ -58,30 +74,60 @@ GOOD = {"auc": 0.9281, "f1": 0.5712, "precision": 0.6603, "recall": 0.4707, "acc
 WEAK = {**GOOD, "recall": 0.1234}
 
 
+def make_results(evaluation: dict, decision: dict, artifacts: dict = ARTIFACTS, drift: dict = DRIFT) -> dict:
+    """RunResults as the notify task assembles them; ``decision`` is the final one (the branch that ran)."""
+    return {
+        "validated": {},
+        "drift": drift,
+        "split": {},
+        "candidates": [],
+        "evaluation": evaluation,
+        "artifacts": artifacts,
+        "decision": decision,
+    }
+
+
+def compose(metrics: dict[str, float], decision: dict, report: dict | None = None, **evaluation) -> tuple[str, str]:
+    return notification.compose(RUN_ID, make_results(make_evaluation(metrics, **evaluation), decision), report)
+
+
 def test_subject_of_a_passing_run():
-    subject, _ = notification.compose(RUN_ID, make_evaluation(GOOD), ARTIFACTS, PROMOTED)
+    subject, _ = compose(GOOD, PROMOTED)
 
     assert subject.startswith("[bank-ml] PASS AUC 0.9")
     assert subject == "[bank-ml] PASS AUC 0.928 hist_gradient_boosting, promoted"
 
 
 def test_subject_of_a_run_below_baseline():
-    subject, _ = notification.compose(RUN_ID, make_evaluation(WEAK), ARTIFACTS, KEPT)
+    subject, _ = compose(WEAK, KEPT)
 
     assert subject == "[bank-ml] BELOW BASELINE AUC 0.928 hist_gradient_boosting, champion kept"
+    assert Verdict.BELOW_BASELINE.label in subject
 
 
 @pytest.mark.parametrize("metrics", [GOOD, WEAK])
 def test_subject_is_one_line_of_at_most_100_characters(metrics):
-    subject, _ = notification.compose(RUN_ID, make_evaluation(metrics, family="f" * 300), ARTIFACTS, KEPT)
+    subject, _ = compose(metrics, KEPT, family="f" * 300)
 
     assert len(subject) == notification.MAX_SUBJECT == 100
     assert "\n" not in subject
     assert subject.startswith("[bank-ml] ")
 
 
+def test_subject_and_body_follow_the_final_decision_not_the_evaluations():
+    # evaluate decided to promote; promote lost a race and kept the champion: the message says what happened.
+    evaluation = make_evaluation(GOOD)
+    assert evaluation["decision"]["promote"] is True
+
+    subject, body = notification.compose(RUN_ID, make_results(evaluation, KEPT))
+
+    assert subject.endswith(", champion kept")
+    assert f"Not promoted, champion kept: {KEPT['reason']}" in body
+    assert PROMOTED["reason"] not in body
+
+
 def test_body_lists_every_metric_with_its_baseline():
-    _, body = notification.compose(RUN_ID, make_evaluation(WEAK), ARTIFACTS, KEPT)
+    _, body = compose(WEAK, KEPT)
     lines = body.splitlines()
 
     for name in config.METRICS:
@@ -93,13 +139,15 @@ def test_body_lists_every_metric_with_its_baseline():
 
 
 def test_body_states_the_promotion_decision_and_why():
-    _, body = notification.compose(RUN_ID, make_evaluation(GOOD), ARTIFACTS, KEPT)
+    _, body = compose(GOOD, KEPT)
 
     assert f"Not promoted, champion kept: {KEPT['reason']}" in body
+    _, body = compose(GOOD, PROMOTED)
+    assert f"Promoted to champion: {PROMOTED['reason']}" in body
 
 
 def test_body_lists_every_uri_artifact_and_nothing_else():
-    _, body = notification.compose(RUN_ID, make_evaluation(GOOD), ARTIFACTS, PROMOTED)
+    _, body = compose(GOOD, PROMOTED)
 
     for name, value in ARTIFACTS.items():
         if name.endswith("_uri"):
@@ -109,13 +157,49 @@ def test_body_lists_every_uri_artifact_and_nothing_else():
 
 
 def test_body_summary_lines():
-    _, body = notification.compose(RUN_ID, make_evaluation(WEAK), ARTIFACTS, KEPT)
+    _, body = compose(WEAK, KEPT)
 
     assert body.startswith(f"Run {RUN_ID}: BELOW BASELINE. Test AUC 0.9281 on 9043 held-out rows.\n")
     assert "Winning family: hist_gradient_boosting (CV AUC 0.9312)" in body
     assert "Params: {'learning_rate': 0.1, 'max_leaf_nodes': 31}" in body
     assert "Leaderboard (CV AUC): hist_gradient_boosting 0.9312, logistic_regression 0.9011" in body
     assert "Confusion matrix at threshold 0.5: TN 7800  FP 185  FN 560  TP 498" in body
+
+
+def test_body_states_the_chosen_threshold_and_its_metrics():
+    _, body = compose(GOOD, PROMOTED)
+
+    assert (
+        "At the chosen threshold 0.3000 (max F1 on training folds): F1 0.6012, precision 0.6603, "
+        "recall 0.6458, accuracy 0.9176"
+    ) in body
+
+
+def test_body_carries_the_drift_summary():
+    _, body = compose(GOOD, PROMOTED)
+
+    assert f"Drift against the champion's training data: {DRIFT['summary']}\n" in body
+
+
+def test_body_links_the_report_when_there_is_one():
+    _, body = compose(GOOD, PROMOTED, REPORT)
+
+    assert f"Report: {REPORT['report_uri']}\n" in body
+    assert f"Report link (valid 7 days): {REPORT['report_url']}\n" in body
+    assert body.index("Report: ") < body.index("Artifacts:")
+
+
+def test_body_without_a_presigned_link_shows_the_report_uri_only():
+    _, body = compose(GOOD, PROMOTED, {**REPORT, "report_url": None})
+
+    assert f"Report: {REPORT['report_uri']}\n" in body
+    assert "Report link" not in body
+
+
+def test_body_without_a_report():
+    _, body = compose(GOOD, PROMOTED, None)
+
+    assert "Report" not in body
 
 
 def test_metrics_table():
@@ -169,3 +253,27 @@ def test_run_failure_without_a_task_or_log_url():
     assert "\n" not in subject
     assert "Failed task: unknown." in body
     assert "Log:" not in body
+
+
+SCORED = {
+    "input_uri": "s3://bank-ml/scoring/2026-11-28/customers.csv",
+    "predictions_uri": "s3://bank-ml/scoring/2026-11-28/predictions.csv",
+    "rows": 1200,
+    "positives": 150,
+    "positive_share": 0.125,
+    "threshold": 0.2885,
+    "champion_run_id": "scheduled__2026-11-27T00:00:00+00:00",
+    "family": "hist_gradient_boosting",
+}
+
+
+def test_scoring_report_states_rows_share_threshold_and_model():
+    subject, body = notification.scoring_report(SCORED)
+
+    assert subject == "[bank-ml] SCORED 1200 rows, 12.5% positive"
+    assert body.splitlines() == [
+        f"Scored 1200 customers from {SCORED['input_uri']}.",
+        "Predicted positive: 150 (12.5%) at threshold 0.2885.",
+        f"Model: champion of run {SCORED['champion_run_id']} (hist_gradient_boosting).",
+        f"Predictions: {SCORED['predictions_uri']}",
+    ]

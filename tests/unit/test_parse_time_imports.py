@@ -1,4 +1,5 @@
-"""The modules the DAG file imports at parse time stay light: no pandas, numpy, scikit-learn or boto3."""
+"""The modules the DAG files import at parse time stay light: no pandas, numpy, scikit-learn,
+matplotlib or boto3."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import pytest
 
 from tests.conftest import ROOT
 
-HEAVY = ("pandas", "numpy", "sklearn", "boto3", "pyarrow", "joblib")
+HEAVY = ("pandas", "numpy", "sklearn", "scipy", "boto3", "pyarrow", "joblib", "matplotlib")
 
 
-@pytest.mark.parametrize("module", ["config", "layout", "notification"])
+@pytest.mark.parametrize("module", ["config", "layout", "notification", "contracts", "context", "params", "families"])
 def test_module_imports_no_heavy_library(module):
     code = (
         f"import json, sys, include.bank_marketing.{module}; "

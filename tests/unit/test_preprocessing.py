@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from include.bank_marketing import config, preprocessing, storage
-from tests.unit.conftest import BUCKET, RUN_ID, SAFE_RUN_ID, all_keys
+from include.bank_marketing import config, layout, preprocessing, storage
+from include.bank_marketing.contracts import Split
+from include.bank_marketing.families import Encoding
+from tests.support.builders import BUCKET, SAFE_RUN_ID, all_keys
 
 
 def labelled(n: int, positives: int) -> pd.DataFrame:
@@ -69,11 +71,11 @@ def test_split_is_deterministic_with_the_fixed_seed():
     assert sorted(first[1]["row_id"]) != sorted(other_seed[1]["row_id"])
 
 
-def test_split_object_writes_both_parts(s3):
+def test_split_object_writes_both_parts(s3, run):
     frame = labelled(100, 30)
-    uri = storage.write_parquet(s3, f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/validated.parquet", frame)
+    uri = storage.write_parquet(s3, run.uri(layout.VALIDATED), frame)
 
-    out = preprocessing.split_object(s3, {"validated_uri": uri, "numeric": ["x"], "categorical": []}, BUCKET, RUN_ID)
+    out = preprocessing.split_object(run, {"validated_uri": uri, "numeric": ["x"], "categorical": []}, drop=[])
 
     prefix = f"s3://{BUCKET}/runs/{SAFE_RUN_ID}"
     assert out == {
@@ -87,22 +89,26 @@ def test_split_object_writes_both_parts(s3):
         "train_positive_rate": 0.3,
         "test_positive_rate": 0.3,
     }
+    assert set(out) == Split.__required_keys__
+    assert (out["train_uri"], out["test_uri"]) == (run.uri(layout.TRAIN), run.uri(layout.TEST))
     expected_train, expected_test = preprocessing.split(frame)
     pd.testing.assert_frame_equal(storage.read_parquet(s3, out["train_uri"]), expected_train)
     pd.testing.assert_frame_equal(storage.read_parquet(s3, out["test_uri"]), expected_test)
     assert len(all_keys(s3)) == 3
 
 
-def test_split_object_drops_the_leaking_column_when_asked(s3):
+def test_split_object_drops_the_leaking_column_when_asked(s3, run):
     frame = labelled(100, 30).assign(duration=np.arange(100, dtype=float), job=["a", "b"] * 50)
     uri = storage.write_parquet(s3, f"s3://{BUCKET}/v.parquet", frame)
     validated = {"validated_uri": uri, "numeric": ["x", "duration"], "categorical": ["job"]}
 
-    out = preprocessing.split_object(s3, validated, BUCKET, RUN_ID, drop=["duration", "not_there", "y"])
+    out = preprocessing.split_object(run, validated, drop=["duration", "not_there", "y", "row_id"])
 
     assert (out["numeric"], out["categorical"], out["dropped"]) == (["x"], ["job"], ["duration"])
     assert "duration" not in storage.read_parquet(s3, out["train_uri"]).columns
     assert "duration" not in storage.read_parquet(s3, out["test_uri"]).columns
+    # The target and the row id are never dropped, even when asked.
+    assert {"row_id", "y"} <= set(storage.read_parquet(s3, out["train_uri"]).columns)
 
 
 def test_features_and_target_drops_row_id_and_y():
@@ -174,6 +180,14 @@ def test_onehot_output_also_starts_with_categorical_columns():
     assert list(pre.get_feature_names_out()) == ["cat_a", "cat_b", "cat_missing", "cat2_x", "cat2_y", "num"]
 
 
+@pytest.mark.parametrize("encoding", list(Encoding))
+def test_build_preprocessor_takes_the_encoding_enum_or_its_value(encoding):
+    as_enum = preprocessing.build_preprocessor(["num"], ["cat"], encoding).fit(FRAME)
+    as_text = preprocessing.build_preprocessor(["num"], ["cat"], encoding.value).fit(FRAME)
+
+    np.testing.assert_allclose(dense(as_enum.transform(FRAME)), dense(as_text.transform(FRAME)))
+
+
 def test_unknown_encoding_raises():
-    with pytest.raises(ValueError, match="unknown encoding 'target'"):
+    with pytest.raises(ValueError, match="unknown encoding 'target'; expected one of onehot, ordinal, native"):
         preprocessing.build_preprocessor(["num"], ["cat"], "target")

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pandas as pd
 import pytest
 
 from include.bank_marketing import config, evaluation, registry, storage
+from include.bank_marketing.context import RunContext
+from include.bank_marketing.contracts import Champion, Decision, Verdict
 from include.bank_marketing.layout import CHAMPION_KEY, history_key
-from tests.unit.conftest import BUCKET, ColumnProba, all_keys, get_body
+from include.bank_marketing.registry import ChampionScore
+from tests.support.builders import BUCKET, ColumnProba, all_keys, get_body
 
 Y = [0, 0, 0, 0, 1, 1, 1, 1]
 # Three stand-in models: their probability is one column of the test rows, so their AUC is known exactly.
@@ -21,17 +25,30 @@ TEST = pd.DataFrame(
         "y": Y,
     }
 )
+MARGIN = 0.002
+
+
+def scored(auc: float, verdict: Verdict = Verdict.PASS, failed: tuple[str, ...] = (), **changes) -> dict:
+    """A ScoredModel-shaped dict with test AUC ``auc`` and checks that fail exactly on ``failed``."""
+    metrics = {"auc": auc, "f1": 0.6, "precision": 0.6, "recall": 0.6, "accuracy": 0.9, "threshold": 0.5}
+    checks = {name: {"value": 0.5, "baseline": 0.4, "passed": name not in failed} for name in config.METRICS}
+    return {"family": "random_forest", "sha256": "ab" * 32, "metrics": metrics, "checks": checks,
+            "verdict": verdict.value, **changes}  # fmt: skip
 
 
 def _setup_model(s3, run_id: str, column: str, auc: float, verdict: str = "PASS") -> tuple[dict, dict]:
     """Publish a stand-in model for ``run_id``; return (evaluation result, artifacts) as the DAG has them."""
     saved = storage.save_model(s3, f"s3://{BUCKET}/runs/{run_id}/model.joblib", ColumnProba(column))
     metrics = {"auc": auc, "f1": 0.6, "precision": 0.6, "recall": 0.6, "accuracy": 0.9, "threshold": 0.5}
-    checks = evaluation.compare_with_baselines(metrics, config.BASELINES)["checks"]
+    checks = evaluation.compare_with_baselines(metrics, config.BASELINES)
     result = {"family": "random_forest", "sha256": saved["sha256"], "metrics": metrics, "checks": checks}
     result.update(threshold=0.3, metrics_at_threshold={**metrics, "threshold": 0.3})
     result["verdict"] = verdict
-    artifacts = {"model_uri": saved["uri"], "model_json_uri": f"s3://{BUCKET}/runs/{run_id}/model.json"}
+    artifacts = {
+        "model_uri": saved["uri"],
+        "model_json_uri": f"s3://{BUCKET}/runs/{run_id}/model.json",
+        "profile_uri": f"s3://{BUCKET}/runs/{run_id}/profile.json",
+    }
     return result, artifacts
 
 
@@ -43,52 +60,133 @@ def _history(s3, run_id: str) -> dict:
     return json.loads(get_body(s3, history_key(run_id)))
 
 
+def _run(s3, run_id: str) -> RunContext:
+    return RunContext(s3, BUCKET, run_id)
+
+
 @pytest.fixture
-def test_uri(s3):
-    return storage.write_parquet(s3, f"s3://{BUCKET}/runs/shared/test.parquet", TEST)
+def split(s3):
+    """The split a promote task gets: it reads the test rows only to re-decide after a lost race."""
+    return {"test_uri": storage.write_parquet(s3, f"s3://{BUCKET}/runs/shared/test.parquet", TEST)}
 
 
-def _evaluate_and_decide(s3, run_id, column, auc, margin=0.002):
+def _evaluate_and_decide(s3, run_id, column, auc, margin=MARGIN):
     result, artifacts = _setup_model(s3, run_id, column, auc)
-    result["decision"] = registry.compare_with_champion(s3, BUCKET, result, TEST, margin)
+    result["decision"] = registry.compare_with_champion(_run(s3, run_id), result, TEST, margin)
     return result, artifacts
 
 
+# --- decide ---------------------------------------------------------------------------------------------
+
+
 def test_decide_rules():
-    champion = {"run_id": "old"}
-    assert registry.decide("BELOW_BASELINE", ["f1"], 0.95, None, None, None, 0.002) == {
-        "promote": False,
-        "reason": "below baseline on f1; champion kept",
-    }
-    assert registry.decide("PASS", [], 0.93, None, None, None, 0.002)["promote"] is True
-    kept = registry.decide("PASS", [], 0.931, champion, 0.936, None, 0.002)
-    assert kept == {"promote": False, "reason": "challenger AUC 0.9310 < champion 0.9360 + margin 0.002"}
-    won = registry.decide("PASS", [], 0.94, champion, 0.936, None, 0.002)
-    assert won == {"promote": True, "reason": "challenger AUC 0.9400 >= champion 0.9360 + margin 0.002"}
+    champion = ChampionScore("old", 0.936)
+    assert registry.decide(scored(0.95, Verdict.BELOW_BASELINE, ("f1",)), None, MARGIN) == (
+        False,
+        "below baseline on f1; champion kept",
+    )
+    assert registry.decide(scored(0.93), None, MARGIN)[0] is True
+    kept = registry.decide(scored(0.931), champion, MARGIN)
+    assert kept == (False, "challenger AUC 0.9310 < champion 0.9360 + margin 0.002")
+    won = registry.decide(scored(0.94), champion, MARGIN)
+    assert won == (True, "challenger AUC 0.9400 >= champion 0.9360 + margin 0.002")
     # Inside the margin is not enough.
-    assert registry.decide("PASS", [], 0.937, champion, 0.936, None, 0.002)["promote"] is False
-    unscored = registry.decide("PASS", [], 0.93, champion, None, "champion old cannot score this run's rows", 0.0)
-    assert unscored["promote"] is True and "cannot score" in unscored["reason"]
+    assert registry.decide(scored(0.937), champion, MARGIN)[0] is False
+    unscored = ChampionScore("old", None, "champion old cannot score this run's rows")
+    promote, reason = registry.decide(scored(0.93), unscored, 0.0)
+    assert promote is True and "cannot score" in reason
 
 
-def test_first_run_promotes_and_records_history(s3, test_uri):
+def test_decide_explains_a_first_champion_and_lists_every_failed_metric():
+    assert registry.decide(scored(0.93), None, MARGIN) == (
+        True,
+        "first champion: no model promoted yet; AUC 0.9300 passes",
+    )
+    below = scored(0.99, Verdict.BELOW_BASELINE, ("precision", "recall"))
+    assert registry.decide(below, ChampionScore("old", 0.5), MARGIN) == (
+        False,
+        "below baseline on precision, recall; champion kept",
+    )
+
+
+def test_decide_at_exactly_the_margin_promotes():
+    assert registry.decide(scored(0.9), ChampionScore("old", 0.85), 0.05)[0] is True
+
+
+@pytest.mark.parametrize("verdict", ["PASS", Verdict.PASS], ids=["json-string", "enum"])
+def test_decide_reads_the_verdict_as_stored_in_json_or_as_the_enum(verdict):
+    assert registry.decide({**scored(0.9), "verdict": verdict}, None, MARGIN)[0] is True
+
+
+# --- compare_with_champion, promote, keep ---------------------------------------------------------------
+
+
+def test_first_run_promotes_and_records_history(s3, split):
     result, artifacts = _evaluate_and_decide(s3, "run-1", "fair", 0.8125)
     assert result["decision"]["champion_run_id"] is None
+    assert result["decision"]["champion_etag"] is None
 
-    final = registry.promote(s3, BUCKET, "run-1", result, artifacts, result["decision"], test_uri)
+    final = registry.promote(_run(s3, "run-1"), split, result, artifacts)
 
     assert final["promote"] is True
     champion = _champion(s3)
+    assert set(champion) == Champion.__required_keys__
     assert champion["run_id"] == "run-1"
     assert champion["model_uri"] == artifacts["model_uri"]
+    assert champion["model_json_uri"] == artifacts["model_json_uri"]
+    assert champion["profile_uri"] == artifacts["profile_uri"]  # what later drift checks compare with
     assert champion["sha256"] == result["sha256"]
-    assert champion["metrics"]["auc"] == pytest.approx(0.8125)
-    assert _history(s3, "run-1")["decision"] == "promoted"
+    assert champion["threshold"] == pytest.approx(0.3)
+    assert champion["metrics"] == {"auc": 0.8125, "f1": 0.6, "precision": 0.6, "recall": 0.6, "accuracy": 0.9}
+    assert champion["previous_run_id"] is None
+    assert champion["reason"] == final["reason"]
+    assert datetime.fromisoformat(champion["promoted_at"]).utcoffset().total_seconds() == 0
+    history = _history(s3, "run-1")
+    assert history["decision"] == registry.PROMOTED == "promoted"
+    assert {k: history[k] for k in ("run_id", "family", "challenger_auc", "champion_run_id", "margin", "sha256")} == {
+        "run_id": "run-1",
+        "family": "random_forest",
+        "challenger_auc": 0.8125,
+        "champion_run_id": None,
+        "margin": MARGIN,
+        "sha256": result["sha256"],
+    }
 
 
-def test_challenger_is_compared_with_the_champion_rescored_on_the_same_rows(s3, test_uri):
+def test_compare_with_champion_returns_the_decision_and_its_context(s3):
+    result, _ = _setup_model(s3, "run-1", "fair", 0.8125)
+
+    decision = registry.compare_with_champion(_run(s3, "run-1"), result, TEST, 0.01)
+
+    assert set(decision) == Decision.__required_keys__ | Decision.__optional_keys__
+    assert decision == {
+        "promote": True,
+        "reason": "first champion: no model promoted yet; AUC 0.8125 passes",
+        "margin": 0.01,
+        "challenger_auc": 0.8125,
+        "champion_run_id": None,
+        "champion_auc": None,
+        "champion_etag": None,
+    }
+
+
+def test_score_champion_rescores_the_champion_on_the_given_rows(s3, split):
     first, first_artifacts = _evaluate_and_decide(s3, "run-1", "good", 1.0)
-    registry.promote(s3, BUCKET, "run-1", first, first_artifacts, first["decision"], test_uri)
+    registry.promote(_run(s3, "run-1"), split, first, first_artifacts)
+    champion, etag = registry.read_champion(s3, BUCKET)
+
+    assert etag
+    assert registry.score_champion(s3, champion, TEST) == ChampionScore("run-1", 1.0)
+    assert registry.score_champion(s3, champion, TEST.assign(good=TEST["fair"])) == ChampionScore("run-1", 0.8125)
+
+
+def test_read_champion_before_the_first_promotion(s3):
+    assert registry.read_champion(s3, BUCKET) == (None, None)
+
+
+def test_challenger_is_compared_with_the_champion_rescored_on_the_same_rows(s3, split):
+    first, first_artifacts = _evaluate_and_decide(s3, "run-1", "good", 1.0)
+    registry.promote(_run(s3, "run-1"), split, first, first_artifacts)
 
     second, _ = _evaluate_and_decide(s3, "run-2", "fair", 0.8125)
 
@@ -96,41 +194,57 @@ def test_challenger_is_compared_with_the_champion_rescored_on_the_same_rows(s3, 
     assert second["decision"]["champion_auc"] == pytest.approx(1.0)  # re-scored here, not copied
     assert second["decision"]["promote"] is False
     assert second["decision"]["reason"] == "challenger AUC 0.8125 < champion 1.0000 + margin 0.002"
-    final = registry.keep(s3, BUCKET, "run-2", second, second["decision"])
+    final = registry.keep(_run(s3, "run-2"), second)
     assert final["promote"] is False
+    assert final["reason"] == second["decision"]["reason"]  # keep records the evaluation's own decision
     assert _champion(s3)["run_id"] == "run-1"
-    assert _history(s3, "run-2")["decision"] == "kept_champion"
+    assert _history(s3, "run-2")["decision"] == registry.KEPT == "kept_champion"
     assert _history(s3, "run-2")["reason"] == second["decision"]["reason"]
+    assert _history(s3, "run-2")["champion_auc"] == pytest.approx(1.0)
 
 
-def test_racing_promotions_never_leave_the_pointer_on_the_loser(s3, test_uri):
+def test_keep_records_a_given_decision_instead_of_the_evaluations(s3):
+    result, _ = _evaluate_and_decide(s3, "run-1", "fair", 0.8125)
+    assert result["decision"]["promote"] is True
+    other = {**result["decision"], "reason": "re-decided"}
+
+    final = registry.keep(_run(s3, "run-1"), result, other)
+
+    assert (final["promote"], final["reason"]) == (False, "re-decided")
+    assert _history(s3, "run-1")["decision"] == "kept_champion"
+    assert not s3.list_objects_v2(Bucket=BUCKET, Prefix=CHAMPION_KEY).get("Contents")  # pointer untouched
+
+
+def test_racing_promotions_never_leave_the_pointer_on_the_loser(s3, split):
     # Both runs were evaluated while there was no champion; both decided to promote.
     strong, strong_artifacts = _evaluate_and_decide(s3, "strong", "good", 1.0)
     weak, weak_artifacts = _evaluate_and_decide(s3, "weak", "fair", 0.8125)
     assert strong["decision"]["promote"] and weak["decision"]["promote"]
 
-    registry.promote(s3, BUCKET, "strong", strong, strong_artifacts, strong["decision"], test_uri)
+    registry.promote(_run(s3, "strong"), split, strong, strong_artifacts)
     # The weak run promotes with a stale view: its conditional write must not win.
-    final = registry.promote(s3, BUCKET, "weak", weak, weak_artifacts, weak["decision"], test_uri)
+    final = registry.promote(_run(s3, "weak"), split, weak, weak_artifacts)
 
     assert final["promote"] is False
     assert final["reason"] == "challenger AUC 0.8125 < champion 1.0000 + margin 0.002"
+    assert final["champion_run_id"] == "strong"
     assert _champion(s3)["run_id"] == "strong"
     assert _history(s3, "weak")["decision"] == "kept_champion"
     assert _history(s3, "strong")["decision"] == "promoted"
 
 
-def test_a_better_late_challenger_replaces_the_race_winner(s3, test_uri):
+def test_a_better_late_challenger_replaces_the_race_winner(s3, split):
     weak, weak_artifacts = _evaluate_and_decide(s3, "weak", "fair", 0.8125)
     strong, strong_artifacts = _evaluate_and_decide(s3, "strong", "good", 1.0)
 
-    registry.promote(s3, BUCKET, "weak", weak, weak_artifacts, weak["decision"], test_uri)
-    final = registry.promote(s3, BUCKET, "strong", strong, strong_artifacts, strong["decision"], test_uri)
+    registry.promote(_run(s3, "weak"), split, weak, weak_artifacts)
+    final = registry.promote(_run(s3, "strong"), split, strong, strong_artifacts)
 
     assert final["promote"] is True
     assert final["reason"] == "challenger AUC 1.0000 >= champion 0.8125 + margin 0.002"
     champion = _champion(s3)
     assert (champion["run_id"], champion["previous_run_id"]) == ("strong", "weak")
+    assert _history(s3, "strong")["champion_run_id"] == "weak"
 
 
 def test_pointer_write_is_conditional(s3):
@@ -142,14 +256,31 @@ def test_pointer_write_is_conditional(s3):
         registry._put_pointer(s3, BUCKET, doc, '"not-the-etag"')
 
 
-def test_rerun_of_a_promoted_run_is_idempotent(s3, test_uri):
+def test_promote_gives_up_when_the_pointer_keeps_changing(s3, split, monkeypatch):
     result, artifacts = _evaluate_and_decide(s3, "run-1", "good", 1.0)
-    registry.promote(s3, BUCKET, "run-1", result, artifacts, result["decision"], test_uri)
+    calls = []
+
+    def always_changed(*args):
+        calls.append(args)
+        raise registry.ChampionChangedError("changed")
+
+    monkeypatch.setattr(registry, "_put_pointer", always_changed)
+
+    with pytest.raises(registry.ChampionChangedError, match="gave up after 5 attempts"):
+        registry.promote(_run(s3, "run-1"), split, result, artifacts)
+
+    assert len(calls) == registry.MAX_PROMOTION_ATTEMPTS
+    assert all_keys(s3) == sorted(["runs/run-1/model.joblib", "runs/shared/test.parquet"])  # no history line
+
+
+def test_rerun_of_a_promoted_run_is_idempotent(s3, split):
+    result, artifacts = _evaluate_and_decide(s3, "run-1", "good", 1.0)
+    registry.promote(_run(s3, "run-1"), split, result, artifacts)
     before = _champion(s3)
     keys_before = all_keys(s3)
 
     # A cleared and re-run promote task: same run, stale decision (it saw no champion).
-    final = registry.promote(s3, BUCKET, "run-1", result, artifacts, result["decision"], test_uri)
+    final = registry.promote(_run(s3, "run-1"), split, result, artifacts)
 
     assert final["promote"] is True
     assert _champion(s3) == before
@@ -157,31 +288,32 @@ def test_rerun_of_a_promoted_run_is_idempotent(s3, test_uri):
     assert [k for k in keys_before if k.startswith("models/history/")] == [history_key("run-1")]
 
 
-def test_a_tampered_champion_stops_the_comparison(s3, test_uri):
+def test_a_tampered_champion_stops_the_comparison(s3, split):
     result, artifacts = _evaluate_and_decide(s3, "run-1", "good", 1.0)
-    registry.promote(s3, BUCKET, "run-1", result, artifacts, result["decision"], test_uri)
+    registry.promote(_run(s3, "run-1"), split, result, artifacts)
     s3.put_object(Bucket=BUCKET, Key="runs/run-1/model.joblib", Body=b"not the promoted pickle")
 
     challenger, _ = _setup_model(s3, "run-2", "fair", 0.8125)
     with pytest.raises(storage.IntegrityError, match="does not match the recorded"):
-        registry.compare_with_champion(s3, BUCKET, challenger, TEST, 0.002)
+        registry.compare_with_champion(_run(s3, "run-2"), challenger, TEST, MARGIN)
 
 
-def test_a_champion_that_cannot_score_new_columns_yields(s3, test_uri):
+def test_a_champion_that_cannot_score_new_columns_yields(s3, split):
     result, artifacts = _evaluate_and_decide(s3, "run-1", "good", 1.0)
-    registry.promote(s3, BUCKET, "run-1", result, artifacts, result["decision"], test_uri)
+    registry.promote(_run(s3, "run-1"), split, result, artifacts)
 
     challenger, _ = _setup_model(s3, "run-2", "fair", 0.8125)
-    decision = registry.compare_with_champion(s3, BUCKET, challenger, TEST.drop(columns=["good"]), 0.002)
+    decision = registry.compare_with_champion(_run(s3, "run-2"), challenger, TEST.drop(columns=["good"]), MARGIN)
 
     assert decision["promote"] is True
     assert decision["champion_auc"] is None
+    assert decision["champion_run_id"] == "run-1"
     assert "champion run-1 cannot score this run's rows" in decision["reason"]
 
 
-def test_below_baseline_never_promotes_even_without_champion(s3, test_uri):
+def test_below_baseline_never_promotes_even_without_champion(s3):
     result, _ = _setup_model(s3, "run-1", "fair", 0.8125, verdict="BELOW_BASELINE")
-    decision = registry.compare_with_champion(s3, BUCKET, result, TEST, 0.002)
+    decision = registry.compare_with_champion(_run(s3, "run-1"), result, TEST, MARGIN)
 
     assert decision["promote"] is False
     assert decision["reason"].startswith("below baseline")

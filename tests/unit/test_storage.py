@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import io
 import pickle
+import time
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
 
 import joblib
 import numpy as np
@@ -14,7 +16,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from include.bank_marketing import storage
-from tests.unit.conftest import BUCKET, all_keys, get_body
+from tests.support.builders import BUCKET, all_keys, get_body
 
 URI = f"s3://{BUCKET}/runs/r/thing"
 
@@ -179,3 +181,32 @@ def test_nothing_else_is_written(s3):
     storage.write_json(s3, f"s3://{BUCKET}/a.json", {})
 
     assert all_keys(s3) == ["a.json", "runs/r/thing"]
+
+
+def test_presign_gives_a_get_url_of_the_object_valid_for_a_week(s3):
+    before = int(time.time())
+
+    url = storage.presign(s3, f"s3://{BUCKET}/runs/r/report.html")
+
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", f"{BUCKET}.s3.amazonaws.com", "/runs/r/report.html")
+    assert query["Signature"] and query["AWSAccessKeyId"]
+    assert storage.PRESIGN_SECONDS == 7 * 24 * 3600
+    # boto3 signs this client's URLs with an absolute expiry time: a week from now.
+    assert before + storage.PRESIGN_SECONDS <= int(query["Expires"][0]) <= time.time() + storage.PRESIGN_SECONDS + 1
+
+
+def test_presign_is_none_when_the_client_cannot_sign():
+    from botocore.exceptions import NoCredentialsError
+
+    class Unsigned:
+        def generate_presigned_url(self, *args, **kwargs):
+            raise NoCredentialsError()
+
+    assert storage.presign(Unsigned(), f"s3://{BUCKET}/runs/r/report.html") is None
+
+
+def test_presign_rejects_a_non_s3_uri(s3):
+    with pytest.raises(ValueError, match="not an s3://bucket/key URI"):
+        storage.presign(s3, "https://example.com/report.html")

@@ -1,4 +1,4 @@
-"""reporting: the predictions file, library versions and the published artifacts of a run."""
+"""publish: the predictions file, library versions and the published artifacts of a run."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 import sklearn
 
-from include.bank_marketing import config, evaluation, reporting, storage
-from tests.unit.conftest import BUCKET, RUN_ID, SAFE_RUN_ID, ColumnProba, all_keys, get_body
+from include.bank_marketing import config, evaluation, layout, publish, storage
+from include.bank_marketing.contracts import Artifacts
+from tests.support.builders import BUCKET, RUN_ID, SAFE_RUN_ID, ColumnProba, all_keys, get_body
 
 
 def held_out_frame() -> pd.DataFrame:
@@ -33,7 +34,7 @@ PROBA = np.array([0.1, 0.5, 0.75, 0.4999999])
 def test_predictions_frame_maps_labels_back_to_yes_no():
     test = held_out_frame()
 
-    out = reporting.predictions_frame(test, PROBA, 0.5, "yes/no")
+    out = publish.predictions_frame(test, PROBA, 0.5, "yes/no")
 
     assert list(out.columns) == ["row_id", "age", "p", "y", "predicted", "probability"]
     assert out["row_id"].tolist() == [7, 3, 9, 1]
@@ -44,7 +45,7 @@ def test_predictions_frame_maps_labels_back_to_yes_no():
 
 
 def test_predictions_frame_keeps_0_1_for_a_1_0_input():
-    out = reporting.predictions_frame(held_out_frame(), PROBA, 0.5, "1/0")
+    out = publish.predictions_frame(held_out_frame(), PROBA, 0.5, "1/0")
 
     assert out["y"].tolist() == [0, 1, 1, 0]
     assert out["predicted"].tolist() == [0, 1, 1, 0]
@@ -52,43 +53,43 @@ def test_predictions_frame_keeps_0_1_for_a_1_0_input():
 
 
 def test_predictions_frame_uses_the_threshold():
-    out = reporting.predictions_frame(held_out_frame(), PROBA, 0.7, "1/0")
+    out = publish.predictions_frame(held_out_frame(), PROBA, 0.7, "1/0")
 
     assert out["predicted"].tolist() == [0, 0, 1, 0]
 
 
 def test_library_versions():
-    versions = reporting.library_versions()
+    versions = publish.library_versions()
 
     assert versions["python"] == platform.python_version()
     assert versions["scikit-learn"] == sklearn.__version__
     assert versions["pandas"] == pd.__version__
-    assert list(versions) == ["python", *reporting.LIBRARIES]
+    assert list(versions) == ["python", *publish.LIBRARIES]
     assert "not installed" not in versions.values()
 
 
 def test_library_versions_marks_a_missing_library(monkeypatch):
-    monkeypatch.setattr(reporting, "LIBRARIES", ("scikit-learn", "no-such-lib-bank-ml"))
+    monkeypatch.setattr(publish, "LIBRARIES", ("scikit-learn", "no-such-lib-bank-ml"))
 
-    assert reporting.library_versions()["no-such-lib-bank-ml"] == "not installed"
+    assert publish.library_versions()["no-such-lib-bank-ml"] == "not installed"
 
 
 # --- publish_run on S3 --------------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def published(s3):
+def published(s3, run):
     test = held_out_frame()
-    test_uri = storage.write_parquet(s3, f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/data/test.parquet", test)
-    train_uri = storage.write_parquet(s3, f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/data/train.parquet", test)
+    test_uri = storage.write_parquet(s3, run.uri(layout.TEST), test)
+    train_uri = storage.write_parquet(s3, run.uri(layout.TRAIN), test)
     split = {"test_uri": test_uri, "train_uri": train_uri, "numeric": ["age", "p"], "categorical": [], "dropped": []}
-    saved = storage.save_model(
-        s3, f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/candidates/random_forest.joblib", ColumnProba("p")
-    )
+    saved = storage.save_model(s3, run.uri(layout.candidate("random_forest")), ColumnProba("p"))
     metrics = evaluation.score(test["y"], PROBA)
-    # As evaluate_candidates leaves them: the candidate's test scores beside the split.
+    at_threshold = evaluation.score(test["y"], PROBA, 0.7)
+    # As evaluate_candidates leaves them: the candidate's test scores under the run's prefix.
     scores = test[["row_id", "y"]].assign(probability=PROBA)
-    scores_uri = storage.write_parquet(s3, evaluation.scores_uri_for(test_uri), scores)
+    scores_uri = storage.write_parquet(s3, run.uri(layout.TEST_SCORES), scores)
+    checks = evaluation.compare_with_baselines(metrics, config.BASELINES)
     result = {
         "family": "random_forest",
         "best_params": {"max_depth": 12},
@@ -97,9 +98,11 @@ def published(s3):
         "sha256": saved["sha256"],
         "scores_uri": scores_uri,
         "metrics": metrics,
-        "threshold": 0.5,
-        "metrics_at_threshold": metrics,
-        **evaluation.compare_with_baselines(metrics, config.BASELINES),
+        "threshold": 0.7,  # the chosen operating point, which new.csv's labels follow
+        "threshold_oof_f1": 0.5,
+        "metrics_at_threshold": at_threshold,
+        "checks": checks,
+        "verdict": evaluation.verdict(checks).value,
         "leaderboard": [{"family": "random_forest", "cv_auc": 0.91, "fit_seconds": 1.0}],
     }
     validated = {
@@ -110,8 +113,16 @@ def published(s3):
         "categorical": [],
         "target_format": "yes/no",
     }
-    uris = reporting.publish_run(s3, BUCKET, RUN_ID, result, split, validated)
-    return {"s3": s3, "uris": uris, "result": result, "saved": saved, "validated": validated, "split": split}
+    uris = publish.publish_run(run, validated, split, result)
+    return {
+        "s3": s3,
+        "run": run,
+        "uris": uris,
+        "result": result,
+        "saved": saved,
+        "validated": validated,
+        "split": split,
+    }
 
 
 def test_publish_run_writes_every_artifact(published):
@@ -127,6 +138,7 @@ def test_publish_run_writes_every_artifact(published):
         "profile_uri": f"{prefix}/profile.json",
         "predictions_rows": 4,
     }
+    assert set(uris) == Artifacts.__required_keys__
     profile = json.loads(get_body(s3, f"runs/{SAFE_RUN_ID}/profile.json"))
     assert set(profile["columns"]) == {"age", "p"} and profile["rows"] == 4
     assert "new.csv" in all_keys(s3)
@@ -151,7 +163,8 @@ def test_publish_run_new_csv_has_yes_no_labels_and_is_also_the_latest(published)
     frame = pd.read_csv(io.BytesIO(body))
     assert frame["row_id"].tolist() == [7, 3, 9, 1]
     assert frame["y"].tolist() == ["no", "yes", "yes", "no"]
-    assert frame["predicted"].tolist() == ["no", "yes", "yes", "no"]
+    assert frame["predicted"].tolist() == ["no", "no", "yes", "no"]  # at the chosen threshold 0.7, not 0.5
+    assert frame["probability"].tolist() == [0.1, 0.5, 0.75, 0.5]
 
 
 def test_publish_run_model_json_and_metrics_json(published):
@@ -162,8 +175,11 @@ def test_publish_run_model_json_and_metrics_json(published):
 
     assert model_json["run_id"] == RUN_ID
     assert model_json["family"] == "random_forest"
-    assert {k: model_json[k] for k in ("params", "threshold")} == {"params": {"max_depth": 12}, "threshold": 0.5}
+    assert {k: model_json[k] for k in ("params", "threshold")} == {"params": {"max_depth": 12}, "threshold": 0.7}
     assert model_json["metrics"] == {k: result["metrics"][k] for k in config.METRICS}
+    assert model_json["metrics_at_threshold"] == {k: result["metrics_at_threshold"][k] for k in config.METRICS}
+    assert model_json["cv_auc"] == pytest.approx(0.91)
+    assert model_json["model_uri"] == published["uris"]["model_uri"]
     assert model_json["baselines"] == config.BASELINES
     assert model_json["verdict"] == result["verdict"]
     assert model_json["input"] == {
@@ -180,10 +196,11 @@ def test_publish_run_model_json_and_metrics_json(published):
     assert metrics_json["run_id"] == RUN_ID
     assert metrics_json["metrics"]["confusion_matrix"] == result["metrics"]["confusion_matrix"]
     assert metrics_json["verdict"] == result["verdict"]
+    assert metrics_json["checks"] == result["checks"]
     assert metrics_json["leaderboard"] == result["leaderboard"]
 
 
-def test_publish_run_refuses_a_tampered_candidate(s3):
+def test_publish_run_refuses_a_tampered_candidate(s3, run):
     test_uri = storage.write_parquet(s3, f"s3://{BUCKET}/t.parquet", held_out_frame())
     split = {"test_uri": test_uri, "train_uri": test_uri, "numeric": ["age", "p"], "categorical": [], "dropped": []}
     saved = storage.save_model(s3, f"s3://{BUCKET}/c.joblib", ColumnProba("p"))
@@ -191,7 +208,7 @@ def test_publish_run_refuses_a_tampered_candidate(s3):
     result = {"candidate_uri": saved["uri"], "sha256": saved["sha256"], "threshold": 0.5}
 
     with pytest.raises(storage.IntegrityError):
-        reporting.publish_run(s3, BUCKET, RUN_ID, result, split, {"target_format": "yes/no"})
+        publish.publish_run(run, {"target_format": "yes/no"}, split, result)
 
     assert all_keys(s3) == ["c.joblib", "t.parquet"]  # nothing was published
 
@@ -202,4 +219,4 @@ def test_publish_run_refuses_scores_of_other_rows(published):
     storage.write_parquet(s3, result["scores_uri"], shuffled)
 
     with pytest.raises(ValueError, match="does not score the rows of the test split"):
-        reporting.publish_run(s3, BUCKET, RUN_ID, result, split, published["validated"])
+        publish.publish_run(published["run"], published["validated"], split, result)
