@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-from-lock
 
-.PHONY: install demo celery-demo bench test lint airflow lock clean
+.PHONY: install demo celery-demo bench test test-unit lint airflow lock clean
 
 install: $(STAMP)
 
@@ -15,37 +15,46 @@ $(STAMP): requirements.lock
 
 ## One end-to-end run of the DAG against a local S3/SNS server (moto); last line: RESULT ...
 demo: install
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python -m devtools.demo
 
 ## The docker-compose topology without Docker: CeleryExecutor with two workers, PostgreSQL, Redis (apt-installed
 ## if missing, root only), all private and on free ports; one run through the REST API; last line: CELERY_DEMO ...
 celery-demo: install
-	$(BIN)/python scripts/celery_demo.py
+	$(BIN)/python -m devtools.celery_demo
 
 ## The DAG against the bare pipeline (3 runs each), and 1x/4x/16x scaling; table on stdout, figures in
 ## out/bench/results.json. BENCH_ARGS passes options, e.g. BENCH_ARGS="--repeats 5 --profile".
 bench: install
-	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+	$(BIN)/python -m devtools.bench $(BENCH_ARGS)
 
-## The whole test suite: unit, DAG integrity and end-to-end against the local server.
+## The whole test suite: unit, DAG integrity and end-to-end against the local server, on 3 pytest-xdist workers.
+# --dist loadgroup keeps each xdist_group on one worker: the modules sharing one `airflow standalone`, each
+# module whose fixtures chain DAG runs. Much of the end-to-end time is spent waiting on schedulers and
+# servers, so 3 workers overlap it on 2 cores. PYTEST_ARGS passes more, e.g. PYTEST_ARGS="-k faults".
 # pytest's exit code 5 (no test collected) is a failure too, and says so.
+XDIST ?= -n 3 --dist loadgroup
 test: install
-	$(BIN)/python -m pytest; rc=$$?; [ $$rc -ne 5 ] || echo "make test: no tests were collected"; exit $$rc
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS); rc=$$?; [ $$rc -ne 5 ] || echo "make test: no tests were collected"; exit $$rc
+
+## Unit tests and DAG integrity only: no server, no DAG run (under a minute).
+test-unit: install
+	$(BIN)/python -m pytest tests/unit tests/dags $(PYTEST_ARGS); rc=$$?; [ $$rc -ne 5 ] || echo "make test-unit: no tests were collected"; exit $$rc
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## Airflow's UI (airflow standalone) wired to a seeded local S3/SNS server, for the trigger form.
 airflow: install
-	$(BIN)/python scripts/standalone.py
+	$(BIN)/python -m devtools.standalone
 
-## Re-pin requirements.lock from requirements.in in a scratch venv.
+## Re-pin requirements.lock from requirements-dev.in (which includes the runtime requirements.in) in a scratch venv.
 lock:
 	rm -rf /tmp/bank-ml-lock && $(PYTHON) -m venv /tmp/bank-ml-lock
-	/tmp/bank-ml-lock/bin/pip install --quiet -r requirements.in
-	{ echo "# Pinned environment of the project (pip freeze of requirements.in on Python 3.11, Linux x86_64)."; \
-	  echo "# Regenerate with: make lock"; /tmp/bank-ml-lock/bin/pip freeze; } > requirements.lock
+	/tmp/bank-ml-lock/bin/pip install --quiet -r requirements-dev.in
+	{ echo "# Pinned environment of the project: requirements-dev.in (which includes requirements.in) frozen on Python 3.11,"; \
+	  echo "# Linux x86_64. Regenerate with: make lock"; /tmp/bank-ml-lock/bin/pip freeze; } > requirements.lock
 
 clean:
 	rm -rf $(VENV) .airflow .pytest_cache .ruff_cache

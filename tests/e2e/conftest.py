@@ -1,28 +1,64 @@
-"""Shared fixtures of the end-to-end tests: one moto server and one Airflow home per test session."""
+"""Shared fixtures of the end-to-end tests: one moto server, one migrated metadata database and, for the tests
+that need a scheduler, one ``airflow standalone`` per test session (per pytest-xdist worker)."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import tempfile
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import pytest
 
-from scripts import local_aws
+from devtools import airflow_api, local_aws
+from tests.support import dag_runs
 
 
 @pytest.fixture(scope="session")
-def aws():
-    """moto's S3/SNS/SQS server on a free 127.0.0.1 port, with the alert topic and its SQS inbox."""
-    with local_aws.LocalAws() as server:
+def aws() -> Generator[local_aws.MotoProcess]:
+    """moto's S3/SNS/SQS server on a free 127.0.0.1 port, with the default alert topic and its SQS inbox.
+
+    In a child process: the unit tests' in-process mock (``mock_aws``) resets every moto backend of the
+    process it runs in, and unit tests may run in this process between two end-to-end tests (pytest-xdist).
+    """
+    with local_aws.MotoProcess() as server:
         server.topic_arn, server.queue_url = server.create_topic_with_queue()
         yield server
 
 
 @pytest.fixture(scope="session")
-def airflow_env(aws):
-    """Environment for `airflow` commands: the session's AIRFLOW_HOME (migrated) and the server's connection."""
-    env = local_aws.airflow_env(aws.connection(), Path(os.environ["AIRFLOW_HOME"]))
-    # Short retry delays (5 s, then 10 s) so fault-injection runs retry within the test's patience.
-    env["BANK_ML_RETRY_DELAY_SECONDS"] = "5"
-    local_aws.migrate(env)
-    return env
+def run_dag(aws) -> Generator[Callable[..., dag_runs.RunResult]]:
+    """:func:`tests.support.dag_runs.run_dag` wired to the session's moto server, on a migrated database."""
+    dag_runs.migrate()
+    with pytest.MonkeyPatch.context() as env:
+        for name in [n for n in os.environ if n.startswith("AWS_")]:
+            env.delenv(name)  # no stray real credentials or endpoints: the connection says it all
+        env.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(aws.connection()))
+        yield dag_runs.run_dag
+
+
+@pytest.fixture(scope="session")
+def airflow_server(aws) -> Generator[airflow_api.Api]:
+    """``airflow standalone`` (LocalExecutor) on a free port with its own AIRFLOW_HOME, wired to the session's
+    moto server, the training DAG unpaused without a catch-up run. Shared by every test that needs a real
+    scheduler (tests/conftest.py puts their modules on one xdist worker, so it starts once); each module uses
+    its own bucket and topic. Its AIRFLOW_HOME (database, logs, ``standalone.log``) is removed afterwards."""
+    home = Path(tempfile.mkdtemp(prefix="bank-ml-standalone-"))
+    env = {
+        # Short retry delays for its task processes too (they parse the DAG themselves).
+        "BANK_ML_RETRY_DELAY_SECONDS": "5",
+        # One process per grid search. With n_jobs=-1, joblib's loky workers outlive a task and hold its
+        # stdout/stderr, so the task supervisor waits 60 s for them before it reports the task finished: 60 s
+        # more for every train and evaluate task. These tests are about scheduling, not fitting speed.
+        "BANK_ML_N_JOBS": "1",
+        # The DAG files do not change during the tests: parse them at start, not every 30 s (CPU is scarce).
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+    }
+    try:
+        with airflow_api.standalone(aws.connection(), home, env) as api:
+            api.unpause_without_catchup_run()
+            yield api
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

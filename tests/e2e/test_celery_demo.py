@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from scripts import celery_demo, local_aws
+from devtools import celery_demo, local_aws
+from tests.support import data
 
 pytestmark = pytest.mark.e2e
 
@@ -29,13 +30,16 @@ def _skip_reason() -> str | None:
 
 @pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))
 def test_celery_demo_runs_the_dag_on_both_workers(tmp_path):
+    # The stratified sample: the topology and where the tasks ran are checked here, not the model.
+    sample = tmp_path / "banking-sample.csv"
+    sample.write_bytes(data.sample_csv())
     log = tmp_path / "celery-demo.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, str(local_aws.ROOT / "scripts" / "celery_demo.py")],
+            [sys.executable, "-m", "devtools.celery_demo", "--input", str(sample)],
             stdout=out,
             stderr=subprocess.STDOUT,
-            cwd=local_aws.ROOT,
+            cwd=local_aws.ROOT,  # `-m devtools...` resolves from the repository root
         )
         try:
             code = process.wait(timeout=1500)

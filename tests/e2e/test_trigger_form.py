@@ -1,9 +1,9 @@
 """In a real browser: the training DAG's trigger form in Airflow's UI, filled in and submitted.
 
-`airflow standalone` (wired to moto's S3/SNS server) serves the UI; headless Chromium, driven by Selenium,
-opens the DAG's "Trigger" dialog, checks that the Params render as a usable form (sections, titles,
-descriptions, a choice list of model families, bounded numbers), changes a few of them, triggers, and the
-REST API then shows the run used exactly those values. Screenshots go to ``out/browser/``; on a failure the
+The session's shared `airflow standalone` (wired to moto's S3/SNS server) serves the UI; headless Chromium,
+driven by Selenium, opens the DAG's "Trigger" dialog, checks that the Params render as a usable form (sections,
+titles, descriptions, a choice list of model families, bounded numbers), changes a few of them, triggers, and
+the REST API then shows the run used exactly those values. Screenshots go to ``out/browser/``; on a failure the
 screenshot and page source of that moment are saved there too and named in the error.
 
 Needs the Debian packages ``chromium`` and ``chromium-driver``; nothing is downloaded (Selenium Manager is
@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -31,13 +30,15 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from devtools import airflow_api, local_aws
 from include.bank_marketing import config
-from scripts import airflow_api, local_aws
+from tests.support import data
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 MISSING = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
 
+# Runs on the same xdist worker as test_scheduler.py, so both use one server (tests/conftest.py XDIST_GROUPS).
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(
@@ -67,16 +68,13 @@ DIALOG = "[role='dialog'][data-scope='dialog'][data-state='open']"
 
 
 @pytest.fixture(scope="module")
-def airflow_ui(aws):
-    """`airflow standalone` on a free port, the DAG unpaused without a catch-up run, banking.csv in BUCKET."""
+def airflow_ui(airflow_server, aws):
+    """The session's shared `airflow standalone` (the DAG unpaused without a catch-up run), with this module's
+    bucket holding the stratified sample of banking.csv (the run's model does not matter here) and its topic."""
     aws.create_bucket(BUCKET)
-    aws.upload(BUCKET, "banking.csv", local_aws.DATA_FILE)
-    topic_arn, queue_url = aws.create_topic_with_queue(TOPIC)
-    home = Path(tempfile.mkdtemp(prefix="bank-ml-trigger-form-"))
-    with airflow_api.standalone(aws.connection(), home, {"BANK_ML_RETRY_DELAY_SECONDS": "5"}) as api:
-        api.unpause_without_catchup_run()
-        api.topic_arn, api.queue_url = topic_arn, queue_url
-        yield api
+    aws.upload(BUCKET, "banking.csv", data.sample_csv())
+    airflow_server.topic_arn, airflow_server.queue_url = aws.create_topic_with_queue(TOPIC)
+    return airflow_server
 
 
 @pytest.fixture(scope="module")

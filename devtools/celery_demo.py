@@ -31,10 +31,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from devtools import airflow_api, local_aws
 from include.bank_marketing.layout import run_prefix
-from scripts import airflow_api, local_aws
 
 WORKERS = ("worker1@bank-ml", "worker2@bank-ml")
 CONF = {"model_families": ["logistic_regression", "random_forest", "hist_gradient_boosting"], "cv_folds": 3}
@@ -241,7 +239,7 @@ def worker_env(env: dict[str, str], hostname: str) -> dict[str, str]:
     return {
         **env,
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(local_aws.free_port()),
-        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "scripts.celery_demo.worker_hostname",
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "devtools.celery_demo.worker_hostname",
         HOSTNAME_VARIABLE: hostname,
         # The machine's share of cores per worker, as a container's CPU limit would give it. In Celery's
         # prefork pool joblib runs the grid search with n_jobs=1, and two histogram-gradient-boosting fits with
@@ -350,9 +348,9 @@ def check_outputs(aws: local_aws.LocalAws, run_id: str, queue_url: str) -> str:
     )
 
 
-def run_demo(tmp: Path, stack: contextlib.ExitStack, timeout: float) -> str:
-    """Start the topology (registering each part's teardown on ``stack``), run the DAG, check it; returns the
-    result line. Raises on any failure, after printing the logs that explain it."""
+def run_demo(tmp: Path, stack: contextlib.ExitStack, timeout: float, data: Path = local_aws.DATA_FILE) -> str:
+    """Start the topology (registering each part's teardown on ``stack``), run the DAG on ``data``, check it;
+    returns the result line. Raises on any failure, after printing the logs that explain it."""
     started = time.perf_counter()
     logs = tmp / "logs"
     logs.mkdir()
@@ -361,8 +359,9 @@ def run_demo(tmp: Path, stack: contextlib.ExitStack, timeout: float) -> str:
         print(f"[{time.perf_counter() - started:6.1f} s] {message}", flush=True)
 
     aws = stack.enter_context(local_aws.LocalAws())
-    topic_arn, queue_url = aws.seed()
-    step(f"local S3/SNS (moto) at {aws.endpoint}: s3://{local_aws.DEFAULT_BUCKET}/banking.csv, topic {topic_arn}")
+    topic_arn, queue_url = aws.seed(data=data)
+    step(f"local S3/SNS (moto) at {aws.endpoint}: {data} as s3://{local_aws.DEFAULT_BUCKET}/banking.csv")
+    step(f"SNS topic {topic_arn}")
 
     postgres = PrivatePostgres(tmp / "postgres", password=secrets.token_hex(16))
     stack.callback(postgres.stop)
@@ -416,6 +415,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the DAG run")
+    parser.add_argument(
+        "--input",
+        type=Path,
+        default=local_aws.DATA_FILE,
+        help="CSV the run trains on, uploaded as s3://bank-ml/banking.csv (default: include/data/banking.csv)",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupt)
 
@@ -428,7 +433,7 @@ def main() -> int:
         ensure_packages()
         with contextlib.ExitStack() as stack:
             try:
-                result, code = run_demo(tmp, stack, args.timeout), 0
+                result, code = run_demo(tmp, stack, args.timeout, args.input), 0
             finally:
                 # A second Ctrl-C must not cut the teardown short and leave servers behind.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -7,12 +7,15 @@ The credentials below are moto's dummy ones; they open nothing outside this proc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +84,13 @@ class LocalEndpoint:
         data = body.read_bytes() if isinstance(body, Path) else body
         self.client("s3").put_object(Bucket=bucket, Key=key, Body=data)
 
-    def seed(self, bucket: str = DEFAULT_BUCKET, key: str = "banking.csv") -> tuple[str, str]:
-        """The private ``bucket`` with ``include/data/banking.csv`` at ``key``, and the alert topic with its
-        SQS inbox: what a DAG run needs. Returns ``(topic_arn, queue_url)``."""
+    def seed(
+        self, bucket: str = DEFAULT_BUCKET, key: str = "banking.csv", data: bytes | Path = DATA_FILE
+    ) -> tuple[str, str]:
+        """The private ``bucket`` with ``data`` (default ``include/data/banking.csv``) at ``key``, and the alert
+        topic with its SQS inbox: what a DAG run needs. Returns ``(topic_arn, queue_url)``."""
         self.create_bucket(bucket)
-        self.upload(bucket, key, DATA_FILE)
+        self.upload(bucket, key, data)
         return self.create_topic_with_queue()
 
     def latest_run_prefix(self, bucket: str) -> str | None:
@@ -136,6 +141,66 @@ class LocalAws(LocalEndpoint):
     def stop(self) -> None:
         """Stop serving (the state is dropped with the process)."""
         self._server.stop()
+
+
+def _die_with_parent() -> None:
+    """In a child, before exec: have Linux send it SIGTERM when its parent dies, so that a test run killed
+    hard leaves no server behind (elsewhere, a no-op)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class MotoProcess(LocalEndpoint):
+    """moto's HTTP server in a child process of its own, on a free 127.0.0.1 port.
+
+    Its state lives in that process, out of reach of moto's in-process mock (``mock_aws`` resets every backend
+    of the process it runs in), and it serves requests on its own interpreter, not competing for this one's GIL.
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        super().__init__(f"http://127.0.0.1:{self.port}")
+        self._process: subprocess.Popen | None = None
+
+    def __enter__(self) -> MotoProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 30) -> None:
+        """Start the server and wait until it answers."""
+        exe = str(Path(sys.executable).parent / "moto_server")
+        self._process = subprocess.Popen(
+            [exe, "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.client("s3").list_buckets()
+                return
+            except Exception:
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"moto_server on port {self.port} did not come up") from None
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Stop the server (its state goes with it)."""
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
 
 
 def airflow_env(endpoint_conn: dict[str, Any], airflow_home: Path) -> dict[str, str]:
@@ -207,11 +272,16 @@ def standalone_env(connection: dict[str, Any], airflow_home: Path, port: int) ->
     env.update(
         {
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API__HOST": "127.0.0.1",  # the default is every interface
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
             # Workers reach the Execution API on the API server's port.
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            # The scheduler's and the triggerer's log servers on free ports, clear of another Airflow's 8793/8794
+            # (Airflow binds them to every interface; it has no setting for their host).
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         }
     )
     return env

@@ -14,10 +14,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from devtools import local_aws
 from include.bank_marketing.notification import metrics_table
-from scripts import local_aws
 
 
 def main() -> int:

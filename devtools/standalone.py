@@ -11,9 +11,7 @@ import socket
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from scripts import local_aws
+from devtools import local_aws
 
 
 def _port_is_free(port: int) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 import requests
 
-from scripts import local_aws
+from devtools import local_aws
 
 TRAINING_DAG = "bank_marketing_training"
 
@@ -68,13 +68,26 @@ class Api:
             assert time.monotonic() < deadline, f"Airflow's API at {self.root} did not come up in {timeout} s"
             time.sleep(2)
 
-    def unpause_without_catchup_run(self) -> None:
-        """Unpause the DAG and mark the scheduled run that unpausing creates as success, so it does not run."""
+    def unpause_without_catchup_run(self, timeout: float = 60) -> None:
+        """Unpause the DAG and mark the scheduled run that unpausing creates (the latest interval, as
+        ``catchup=False`` wants) as success as soon as it appears, so it does not run. Waits up to ``timeout``
+        seconds for it: on a busy machine the scheduler may take a while, and a run left going would race
+        whatever the caller does next."""
         self.send("PATCH", f"/dags/{self.dag_id}", {"is_paused": False})
-        time.sleep(5)
-        for run in self.runs():
-            if run["run_type"] == "scheduled":
-                self.send("PATCH", f"/dags/{self.dag_id}/dagRuns/{run['dag_run_id']}", {"state": "success"})
+        deadline = time.monotonic() + timeout
+        while not (scheduled := [r for r in self.runs() if r["run_type"] == "scheduled"]):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.5)
+        for run in scheduled:
+            self.send("PATCH", f"/dags/{self.dag_id}/dagRuns/{run['dag_run_id']}", {"state": "success"})
+        # Until the tasks it had started are stopped: the caller's next request should find a quiet scheduler.
+        while time.monotonic() < deadline and any(
+            ti["state"] in ("queued", "running", "scheduled", "up_for_reschedule")
+            for run in scheduled
+            for ti in self.task_instances(run["dag_run_id"])
+        ):
+            time.sleep(1)
 
     def wait_for_runs(self, run_ids, timeout: float = 600) -> dict[str, dict]:
         """Wait until every run in ``run_ids`` is success or failed; returns them by id."""

@@ -3,7 +3,7 @@
 The lab label-encoded every text column, left missing values as 0 and fitted an unscaled
 LogisticRegression; this reproduces that on the pipeline's own stratified 80/20 split.
 
-    python scripts/lab_baseline.py [path/to/banking.csv]
+    python -m devtools.lab_baseline [path/to/banking.csv]
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from include.bank_marketing import config
 
 
