@@ -18,8 +18,8 @@ HEADER, BODY = DATA.split(b"\n", 1)
 ROWS = DATA.split(b"\n")[1:200]  # 199 rows, 5 of them yes: just enough for 3-fold CV
 RANDOM_BYTES = random.Random(0).randbytes(4096)
 # A large file: banking.csv's rows twice (about 9 MB, 90,422 rows), valid up to a ragged last row, so that
-# validation reads every line before it finds the problem. (A file over 100 MB and the memory it takes are
-# checked in tests/unit/test_validation.py; here it is the reason and the quarantine that count.)
+# validation reads every line before it finds the problem. (The memory a large file takes is checked in
+# tests/unit/test_validation.py; here it is the reason and the quarantine that count.)
 LARGE_COPIES = 2
 LARGE_LAST_LINE = 1 + LARGE_COPIES * BODY.count(b"\n") + 1
 
