@@ -44,7 +44,7 @@ RETRY_DELAY_SECONDS = int(os.environ.get("BANK_ML_RETRY_DELAY_SECONDS", "30"))
 WAIT_TIMEOUT_SECONDS = 6 * 3600
 
 # What the original lab's recipe (label encoding + unscaled LogisticRegression, threshold 0.5) reaches on
-# banking.csv's stratified 80/20 test split with random_state=0, measured by scripts/lab_baseline.py.
+# banking.csv's stratified 80/20 test split with random_state=0, measured by devtools/lab_baseline.py.
 # A retrained model must do at least as well on every metric to PASS.
 BASELINES: dict[str, float] = {
     "auc": 0.853,

@@ -31,7 +31,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from devtools import airflow_api, local_aws
-from include.bank_marketing import config
+from include.bank_marketing import families
 from tests.support import data
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -287,12 +287,12 @@ def test_the_trigger_form_shows_sections_titles_descriptions_choices_and_bounds(
         browser.settle(lambda _: folds.get_attribute("value") == "2", "cv_folds 1 is not clamped to its minimum 2")
 
         # Model families: a multi-select of the three families, shown by their display names, all chosen by default.
-        assert browser.families() == list(config.FAMILIES)
+        assert browser.families() == list(families.LABELS)
         browser.clear_families()
         browser.settle(lambda _: not browser.submit_button().is_enabled(), "Trigger stays enabled with no family")
-        assert browser.family_options() == list(config.FAMILIES.values())
+        assert browser.family_options() == list(families.LABELS.values())
         shot = browser.shot("form-family-choices")
-        browser.pick_family(config.FAMILIES[CHOSEN_FAMILY])
+        browser.pick_family(families.LABELS[CHOSEN_FAMILY])
         browser.settle(lambda _: browser.families() == [CHOSEN_FAMILY], f"{CHOSEN_FAMILY} not selected ({shot})")
         browser.settle(lambda _: browser.submit_button().is_enabled(), "Trigger disabled with a family chosen")
 
@@ -318,7 +318,7 @@ def test_a_run_triggered_from_the_form_uses_exactly_the_values_entered(airflow_u
         browser.open_section("Training")
         browser.clear_families()
         browser.family_options()
-        browser.pick_family(config.FAMILIES[CHOSEN_FAMILY])
+        browser.pick_family(families.LABELS[CHOSEN_FAMILY])
         browser.settle(lambda _: browser.families() == [CHOSEN_FAMILY], f"{CHOSEN_FAMILY} not selected")
         folds = browser.number("cv_folds")
         browser.type_into(folds, str(CHOSEN_FOLDS))
