@@ -74,9 +74,11 @@ def load_dag(dag_id: str) -> Any:
     Parsed anew for every run, as each task process does in a deployment: a DAG object is not meant to serve
     two runs (a notifier renders its templates in place, so a second run would send the first run's alert).
     """
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow.dag_processing.dagbag import BundleDagBag
 
-    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    # The bundle-aware bag, as the DAG processor and the task runner use: it puts the DAG folder on sys.path,
+    # where the DAGs' shared helpers (dags/bank_marketing_common/) are imported from.
+    bag = BundleDagBag(dag_folder=str(DAGS_FOLDER), bundle_path=DAGS_FOLDER, bundle_name="dags-folder")
     assert not bag.import_errors, f"DAG import errors: {bag.import_errors}"
     dag = bag.get_dag(dag_id)
     assert dag is not None, f"{dag_id} not found in {DAGS_FOLDER}"
