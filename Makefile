@@ -28,11 +28,12 @@ bench: install
 	$(BIN)/python -m devtools.bench $(BENCH_ARGS)
 
 ## The whole test suite: unit, DAG integrity and end-to-end against the local server, on 3 pytest-xdist workers.
-# --dist loadgroup keeps each xdist_group on one worker: the modules sharing one `airflow standalone`, each
-# module whose fixtures chain DAG runs. Much of the end-to-end time is spent waiting on schedulers and
-# servers, so 3 workers overlap it on 2 cores. PYTEST_ARGS passes more, e.g. PYTEST_ARGS="-k faults".
+# --dist loadscope runs each test module whole on one worker (module fixtures chain DAG runs), with the modules
+# that share one `airflow standalone` grouped and the longest started first (tests/conftest.py). Much of the
+# end-to-end time is spent waiting on schedulers and servers, so 3 workers overlap it on 2 cores.
+# PYTEST_ARGS passes more, e.g. PYTEST_ARGS="-k faults"; XDIST= runs in one process.
 # pytest's exit code 5 (no test collected) is a failure too, and says so.
-XDIST ?= -n 3 --dist loadgroup
+XDIST ?= -n 3 --dist loadscope
 test: install
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS); rc=$$?; [ $$rc -ne 5 ] || echo "make test: no tests were collected"; exit $$rc
 

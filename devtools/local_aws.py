@@ -42,10 +42,16 @@ class LocalEndpoint:
 
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
+        self._session: boto3.session.Session | None = None
 
     def client(self, service: str) -> Any:
         """A boto3 client of ``service`` bound to this server."""
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, **DUMMY_CREDENTIALS)
+        # A session of its own, not boto3's default one: a default session created here, before moto is
+        # imported, would lack moto's request hook, and unit tests in the same process build their mocked
+        # clients from the default session.
+        if self._session is None:
+            self._session = boto3.session.Session()
+        return self._session.client(service, endpoint_url=self.endpoint, region_name=REGION, **DUMMY_CREDENTIALS)
 
     def connection(self) -> dict[str, Any]:
         """The ``aws_default`` Airflow connection for this server, as Airflow's JSON form."""

@@ -55,6 +55,8 @@ def airflow_server(aws) -> Generator[airflow_api.Api]:
         "BANK_ML_N_JOBS": "1",
         # The DAG files do not change during the tests: parse them at start, not every 30 s (CPU is scarce).
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+        # The LocalExecutor forks this many workers up front (default 32); the tests run 2 runs at a time.
+        "AIRFLOW__CORE__PARALLELISM": "8",
     }
     try:
         with airflow_api.standalone(aws.connection(), home, env) as api:

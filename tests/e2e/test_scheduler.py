@@ -1,5 +1,6 @@
 """Under a real scheduler (`airflow standalone`, LocalExecutor): backfills, racing promotions, clear and
-re-run, and a training worker killed with SIGKILL. The DAG talks to moto's HTTP server as in production.
+re-run, and a training worker killed with SIGKILL (during the backfill, which saves a run of its own). The
+DAG talks to moto's HTTP server as in production.
 
 The scheduler is the session's shared ``airflow_server``; this module has its own buckets and topic. The runs
 train on the stratified sample: what is checked is scheduling, not the model.
@@ -47,7 +48,9 @@ def _objects(s3, prefix: str) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def backfill(scheduler, aws):
+def backfill_run(scheduler, aws):
+    """A backfill of DATES, 2 runs at a time, and, while it runs, the first training task to start is killed
+    with SIGKILL (a worker dying mid-task): ``{"runs": {run_id: run}, "killed": {...}}``."""
     aws.create_bucket(BUCKET)
     for day in DATES:
         aws.upload(BUCKET, f"raw/{day}/banking.csv", DATA)
@@ -73,7 +76,38 @@ def backfill(scheduler, aws):
     while len(ids := [r["dag_run_id"] for r in scheduler.runs() if r["run_type"] == "backfill"]) < len(DATES):
         assert time.monotonic() < deadline, "the backfill did not create its runs"
         time.sleep(1)
-    return scheduler.wait_for_runs(ids)
+    killed = _kill_the_first_training_task(scheduler, aws.client("s3"), ids)
+    runs = scheduler.wait_for_runs(ids)
+    # The killed run's training task as the run left it (the clear-and-re-run test later resets a run's tries).
+    [train] = [t for t in scheduler.task_instances(killed["run_id"]) if t["task_id"] == "train"]
+    return {"runs": runs, "killed": {**killed, "train": train}}
+
+
+def _kill_the_first_training_task(scheduler, s3, run_ids) -> dict:
+    """SIGKILL the process of the first ``train`` task seen running in ``run_ids``, at once; returns its run id
+    and the run's keys at that moment."""
+    deadline = time.monotonic() + 180
+    while True:
+        running = [
+            (run_id, ti)
+            for run_id in run_ids
+            for ti in scheduler.task_instances(run_id)
+            if ti["task_id"] == "train" and ti["state"] == "running" and ti.get("pid")
+        ]
+        if running:
+            break
+        assert time.monotonic() < deadline, "no training task started"
+        time.sleep(0.2)
+    run_id, ti = running[0]
+    os.kill(int(ti["pid"]), signal.SIGKILL)
+    prefix = f"runs/{run_id.replace('+', '_')}/"
+    return {"run_id": run_id, "prefix": prefix, "keys_at_kill": _objects_in(s3, BUCKET, prefix)}
+
+
+@pytest.fixture(scope="module")
+def backfill(backfill_run):
+    """The backfill's runs by id."""
+    return backfill_run["runs"]
 
 
 def test_backfill_gives_each_date_one_complete_separate_set(backfill, aws):
@@ -136,39 +170,23 @@ def test_clear_and_rerun_replaces_the_runs_artifacts_without_new_history(backfil
     assert json.loads(s3.get_object(Bucket=BUCKET, Key=CHAMPION_KEY)["Body"].read()) == json.loads(champion_before)
 
 
-def test_a_training_worker_killed_with_sigkill_is_retried_to_complete_artifacts(scheduler, aws):
-    bucket = "sigkill"
-    aws.create_bucket(bucket)
-    aws.upload(bucket, "banking.csv", DATA)
+def test_a_training_worker_killed_with_sigkill_is_retried_to_complete_artifacts(backfill_run, aws):
+    """Merged into the backfill (one run fewer): its first training task was killed with SIGKILL mid-run."""
+    killed = backfill_run["killed"]
+    prefix = killed["prefix"]
+    # Killed before its work was done (no candidate yet), and nothing final existed before the work was done.
+    assert prefix + "candidates/logistic_regression.joblib" not in killed["keys_at_kill"], "killed after training"
+    assert prefix + "model.json" not in killed["keys_at_kill"]
+
+    assert backfill_run["runs"][killed["run_id"]]["state"] == "success"
+    assert killed["train"]["state"] == "success"
+    assert killed["train"]["try_number"] >= 2, "the killed try must have been retried"
     s3 = aws.client("s3")
-    # Random forest: the slowest family to fit, so the kill lands well before the task could finish.
-    conf = _conf(scheduler, bucket=bucket, model_families=["random_forest"])
-    run_id = scheduler.send("POST", f"/dags/{DAG}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
-
-    deadline = time.monotonic() + 180
-    while True:  # wait until the training task's process is running
-        train = [t for t in scheduler.task_instances(run_id) if t["task_id"] == "train"]
-        if train and train[0]["state"] == "running" and train[0].get("pid"):
-            break
-        assert time.monotonic() < deadline, "training never started"
-        time.sleep(0.2)
-    os.kill(int(train[0]["pid"]), signal.SIGKILL)
-    prefix = f"runs/{run_id.replace('+', '_')}/"
-    written = _objects_in(s3, bucket, prefix)
-    # Killed before its work was done (no candidate yet), and nothing final exists before the work is done.
-    assert prefix + "candidates/random_forest.joblib" not in written, "the kill came after training finished"
-    assert prefix + "model.json" not in written
-
-    [run] = scheduler.wait_for_runs([run_id]).values()
-
-    assert run["state"] == "success"
-    [train] = [t for t in scheduler.task_instances(run_id) if t["task_id"] == "train"]
-    assert train["try_number"] >= 2, "the killed try must have been retried"
-    keys = _objects_in(s3, bucket, prefix)
-    for name in ("model.joblib", "model.json", "metrics.json", "new.csv", "candidates/random_forest.joblib"):
+    keys = _objects_in(s3, BUCKET, prefix)
+    for name in ("model.joblib", "model.json", "metrics.json", "new.csv", "candidates/logistic_regression.joblib"):
         assert prefix + name in keys
-    meta = json.loads(s3.get_object(Bucket=bucket, Key=prefix + "model.json")["Body"].read())
-    model_bytes = s3.get_object(Bucket=bucket, Key=prefix + "model.joblib")["Body"].read()
+    meta = json.loads(s3.get_object(Bucket=BUCKET, Key=prefix + "model.json")["Body"].read())
+    model_bytes = s3.get_object(Bucket=BUCKET, Key=prefix + "model.joblib")["Body"].read()
     assert storage.sha256_hex(model_bytes) == meta["sha256"]
 
 
