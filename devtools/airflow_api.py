@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Generator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ import requests
 from devtools import local_aws
 
 TRAINING_DAG = "bank_marketing_training"
+# Seconds a REST call may take: generous, as the API server shares the machine with the runs it serves.
+REQUEST_TIMEOUT = 120
 
 
 class Api:
@@ -33,13 +36,13 @@ class Api:
 
     def get(self, path: str, **params: Any) -> Any:
         """GET ``path`` under ``/api/v2``; raises on an HTTP error."""
-        response = requests.get(f"{self.base}{path}", params=params, timeout=30)
+        response = requests.get(f"{self.base}{path}", params=params, timeout=REQUEST_TIMEOUT)
         response.raise_for_status()
         return response.json()
 
     def send(self, method: str, path: str, body: dict) -> Any:
         """``method`` (POST, PATCH) with a JSON body; asserts success, with the server's answer if not."""
-        response = requests.request(method, f"{self.base}{path}", json=body, timeout=30)
+        response = requests.request(method, f"{self.base}{path}", json=body, timeout=REQUEST_TIMEOUT)
         assert response.ok, f"{method} {path}: {response.status_code} {response.text}"
         return response.json()
 
@@ -89,18 +92,28 @@ class Api:
         ):
             time.sleep(1)
 
-    def wait_for_runs(self, run_ids, timeout: float = 600) -> dict[str, dict]:
-        """Wait until every run in ``run_ids`` is success or failed; returns them by id."""
+    def scheduler_silent_for(self) -> float:
+        """Seconds since the scheduler's last heartbeat (0 if it never beat yet or the API cannot tell)."""
+        beat = self.get("/monitor/health").get("scheduler", {}).get("latest_scheduler_heartbeat")
+        if not beat:
+            return 0.0
+        at = datetime.fromisoformat(beat)
+        return (datetime.now(UTC) - (at if at.tzinfo else at.replace(tzinfo=UTC))).total_seconds()
+
+    def wait_for_runs(self, run_ids, timeout: float = 600, silent_scheduler: float = 180) -> dict[str, dict]:
+        """Wait until every run in ``run_ids`` is success or failed; returns them by id. Fails early when the
+        scheduler has sent no heartbeat for ``silent_scheduler`` seconds: its runs would never finish."""
         deadline = time.monotonic() + timeout
-        runs: dict[str, dict] = {}
+        states: list[tuple[str, str]] = []
         while time.monotonic() < deadline:
             runs = {r["dag_run_id"]: r for r in self.runs() if r["dag_run_id"] in run_ids}
             if len(runs) == len(run_ids) and all(r["state"] in ("success", "failed") for r in runs.values()):
                 return runs
+            states = [(r["dag_run_id"], r["state"]) for r in runs.values()]
+            silent = self.scheduler_silent_for()
+            assert silent < silent_scheduler, f"the scheduler is gone (no heartbeat for {silent:.0f} s): {states}"
             time.sleep(2)
-        raise AssertionError(
-            f"runs did not finish in {timeout} s: {[(r['dag_run_id'], r['state']) for r in runs.values()]}"
-        )
+        raise AssertionError(f"runs did not finish in {timeout} s: {states}")
 
 
 def _session_members(sid: int) -> list[int]:

@@ -26,11 +26,15 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 # (pytest-xdist workers, joblib's workers, the Celery demo's workers), and histogram gradient boosting's OpenMP
 # threads spin while they wait for each other: on oversubscribed cores a fit then takes many times longer.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Task processes give Airflow's Execution API 5 s per request by default; with the test topologies (the shared
+# `airflow standalone`, the Celery demo) and their tasks sharing a few cores, the API server can take longer:
+# Airflow's docs advise raising it under high load. Inherited by every Airflow process the tests start.
+os.environ.setdefault("AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", "60")
 # Short retry delays (5 s, then 10 s) so that fault-injection runs retry within a test's patience. Read when
 # include/bank_marketing/config.py is imported, so it must be set before anything imports it.
 os.environ["BANK_ML_RETRY_DELAY_SECONDS"] = "5"
 
-# --- pytest-xdist (`make test` runs -n 3 --dist loadscope) ---------------------------------------------------
+# --- pytest-xdist (`make test` runs -n 2 --dist loadscope) ---------------------------------------------------
 # Each test module is a unit of work that runs whole on one worker (its module-scoped fixtures chain DAG runs),
 # and the modules named together here form one unit: the two that need a scheduler share one worker and so
 # one `airflow standalone` (a session fixture). xdist's own `--dist loadgroup` with xdist_group marks would
@@ -42,8 +46,8 @@ XDIST_GROUPS = {
 # The longest units start first, side by side (much of their time is spent waiting on servers and
 # schedulers); every other module follows in collection order as workers free up.
 XDIST_FIRST = (
-    "tests/e2e/test_training_dag.py",
     "airflow_server",
+    "tests/e2e/test_training_dag.py",
     "tests/e2e/test_celery_demo.py",
     "tests/e2e/test_faults.py",
     "tests/e2e/test_bad_inputs.py",

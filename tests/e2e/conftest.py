@@ -3,8 +3,10 @@ that need a scheduler, one ``airflow standalone`` per test session (per pytest-x
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Generator
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools import airflow_api, local_aws
+from devtools import airflow_api, celery_demo, local_aws
 from tests.support import dag_runs
 
 
@@ -44,8 +46,16 @@ def airflow_server(aws) -> Generator[airflow_api.Api]:
     """``airflow standalone`` (LocalExecutor) on a free port with its own AIRFLOW_HOME, wired to the session's
     moto server, the training DAG unpaused without a catch-up run. Shared by every test that needs a real
     scheduler (tests/conftest.py puts their modules on one xdist worker, so it starts once); each module uses
-    its own bucket and topic. Its AIRFLOW_HOME (database, logs, ``standalone.log``) is removed afterwards."""
-    home = Path(tempfile.mkdtemp(prefix="bank-ml-standalone-"))
+    its own bucket and topic. Everything it wrote (database, logs, ``standalone.log``) is removed afterwards.
+
+    Its metadata database is a throwaway PostgreSQL cluster (as in the Celery demo) when Debian's postgresql is
+    installed, else SQLite. On SQLite, Airflow refuses or half-does a backfill while the scheduler writes
+    ("Database is locked"), and the scheduler then died on a run the failed request had rolled back.
+    """
+    root = Path(tempfile.mkdtemp(prefix="bank-ml-standalone-"))
+    root.chmod(0o711)  # the postgres OS user must reach its directory inside
+    home = root / "airflow"
+    home.mkdir(mode=0o700)  # airflow.cfg holds generated secrets
     env = {
         # Short retry delays for its task processes too (they parse the DAG themselves).
         "BANK_ML_RETRY_DELAY_SECONDS": "5",
@@ -58,9 +68,13 @@ def airflow_server(aws) -> Generator[airflow_api.Api]:
         # The LocalExecutor forks this many workers up front (default 32); the tests run 2 runs at a time.
         "AIRFLOW__CORE__PARALLELISM": "8",
     }
-    try:
-        with airflow_api.standalone(aws.connection(), home, env) as api:
-            api.unpause_without_catchup_run()
-            yield api
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, root, ignore_errors=True)
+        if celery_demo.postgres_bindir() is not None:
+            postgres = celery_demo.PrivatePostgres(root / "postgres", password=secrets.token_hex(16))
+            stack.callback(postgres.stop)
+            postgres.start()
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = postgres.url("postgresql+psycopg2")
+        api = stack.enter_context(airflow_api.standalone(aws.connection(), home, env))
+        api.unpause_without_catchup_run()
+        yield api
