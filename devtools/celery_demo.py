@@ -348,9 +348,13 @@ def check_outputs(aws: local_aws.LocalAws, run_id: str, queue_url: str) -> str:
     )
 
 
-def run_demo(tmp: Path, stack: contextlib.ExitStack, timeout: float, data: Path = local_aws.DATA_FILE) -> str:
-    """Start the topology (registering each part's teardown on ``stack``), run the DAG on ``data``, check it;
-    returns the result line. Raises on any failure, after printing the logs that explain it."""
+def run_demo(
+    tmp: Path, stack: contextlib.ExitStack, timeout: float, data: Path = local_aws.DATA_FILE, conf: dict | None = None
+) -> str:
+    """Start the topology (registering each part's teardown on ``stack``), run the DAG on ``data`` with
+    :data:`CONF` updated by ``conf``, check it; returns the result line. Raises on any failure, after printing
+    the logs that explain it."""
+    conf = {**CONF, **(conf or {})}
     started = time.perf_counter()
     logs = tmp / "logs"
     logs.mkdir()
@@ -389,8 +393,8 @@ def run_demo(tmp: Path, stack: contextlib.ExitStack, timeout: float, data: Path 
         api.wait_until_up(*processes["api-server"])
         step("workers ready; the API serves the DAG")
         api.unpause_without_catchup_run()
-        run_id = api.trigger(CONF)
-        step(f"triggered {run_id} with conf {json.dumps(CONF)}")
+        run_id = api.trigger(conf)
+        step(f"triggered {run_id} with conf {json.dumps(conf)}")
         state = wait_for_run(api, run_id, timeout, watched)
         step(f"run {state}")
         train = training_hosts(api, run_id, state, home)
@@ -421,6 +425,12 @@ def main() -> int:
         default=local_aws.DATA_FILE,
         help="CSV the run trains on, uploaded as s3://bank-ml/banking.csv (default: include/data/banking.csv)",
     )
+    parser.add_argument(
+        "--conf",
+        type=json.loads,
+        default={},
+        help="JSON object of run Params over the demo's own, e.g. '{\"cv_folds\": 2}'",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupt)
 
@@ -433,7 +443,7 @@ def main() -> int:
         ensure_packages()
         with contextlib.ExitStack() as stack:
             try:
-                result, code = run_demo(tmp, stack, args.timeout, args.input), 0
+                result, code = run_demo(tmp, stack, args.timeout, args.input, args.conf), 0
             finally:
                 # A second Ctrl-C must not cut the teardown short and leave servers behind.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)

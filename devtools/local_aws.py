@@ -220,7 +220,8 @@ def airflow_env(endpoint_conn: dict[str, Any], airflow_home: Path) -> dict[str, 
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(endpoint_conn),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")])),
+            # config/ holds airflow_local_settings.py, which Airflow otherwise looks for in $AIRFLOW_HOME/config.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), str(ROOT / "config"), env.get("PYTHONPATH", "")])),
             "PATH": os.pathsep.join([venv_bin, env.get("PATH", "")]),
         }
     )

@@ -35,7 +35,6 @@ from include.bank_marketing.contracts import (
     metric_values,
 )
 from include.bank_marketing.layout import CHAMPION_KEY, history_key
-from include.bank_marketing.preprocessing import features_and_target
 
 # A lost race is re-decided against the new champion; more rounds than this means something is wrong.
 MAX_PROMOTION_ATTEMPTS = 5
@@ -71,7 +70,11 @@ def score_champion(s3: Any, champion: Champion, test: Any) -> ChampionScore:
     The champion's pickle is verified against its recorded sha256 before loading; a mismatch raises
     ``storage.IntegrityError`` (a tampered pickle must stop the run, not be skipped).
     """
+    # Here, not at the top: promote and keep import this module and need neither scikit-learn nor pandas,
+    # and each task process pays for the imports it makes.
     from sklearn.metrics import roc_auc_score
+
+    from include.bank_marketing.preprocessing import features_and_target
 
     model = storage.load_model(s3, champion["model_uri"], champion["sha256"])
     x, y = features_and_target(test)

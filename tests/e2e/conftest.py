@@ -48,9 +48,10 @@ def airflow_server(aws) -> Generator[airflow_api.Api]:
     scheduler (tests/conftest.py puts their modules on one xdist worker, so it starts once); each module uses
     its own bucket and topic. Everything it wrote (database, logs, ``standalone.log``) is removed afterwards.
 
-    Its metadata database is a throwaway PostgreSQL cluster (as in the Celery demo) when Debian's postgresql is
-    installed, else SQLite. On SQLite, Airflow refuses or half-does a backfill while the scheduler writes
-    ("Database is locked"), and the scheduler then died on a run the failed request had rolled back.
+    Its metadata database is a throwaway PostgreSQL cluster, as in the Celery demo (Debian's postgresql is
+    installed when missing, as root). Not SQLite: there Airflow refused or half-did a backfill while the
+    scheduler wrote ("Database is locked"), and the scheduler then died on a run the failed request had rolled
+    back.
     """
     root = Path(tempfile.mkdtemp(prefix="bank-ml-standalone-"))
     root.chmod(0o711)  # the postgres OS user must reach its directory inside
@@ -70,11 +71,11 @@ def airflow_server(aws) -> Generator[airflow_api.Api]:
     }
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, root, ignore_errors=True)
-        if celery_demo.postgres_bindir() is not None:
-            postgres = celery_demo.PrivatePostgres(root / "postgres", password=secrets.token_hex(16))
-            stack.callback(postgres.stop)
-            postgres.start()
-            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = postgres.url("postgresql+psycopg2")
+        celery_demo.ensure_packages()
+        postgres = celery_demo.PrivatePostgres(root / "postgres", password=secrets.token_hex(16))
+        stack.callback(postgres.stop)
+        postgres.start()
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = postgres.url("postgresql+psycopg2")
         api = stack.enter_context(airflow_api.standalone(aws.connection(), home, env))
         api.unpause_without_catchup_run()
         yield api

@@ -200,10 +200,10 @@ def test_new_csv_labels_use_the_threshold_chosen_on_training_folds(good_run):
 
 @pytest.fixture(scope="module")
 def shifted_run(second_run, aws, run_dag):
-    """A drifted copy (duration x3, balance +5000) trained without duration: drift fires, no promotion.
-
-    Full data (its AUC is compared with the first run's), one family with one setting of its grid."""
-    raw = pd.read_csv(io.BytesIO(DATA), sep=";")
+    """A drifted copy (duration x3, balance +5000) of the stratified sample, trained without duration: drift
+    fires against the champion's training data (all of banking.csv), no promotion. One family with one
+    setting of its grid."""
+    raw = pd.read_csv(io.BytesIO(data.sample_csv()), sep=";")
     raw["duration"] *= 3
     raw["balance"] += 5000
     aws.upload(second_run["bucket"], "raw/2026-11-22/banking.csv", raw.to_csv(sep=";", index=False).encode())

@@ -245,6 +245,8 @@ def test_mounts_exist_and_agree_with_the_dags_folder_and_pythonpath(airflow_serv
         assert dict(bind_mounts(svc)) == mounts, f"{name} mounts other paths than the workers"
     assert mounts["./dags"] == env["AIRFLOW__CORE__DAGS_FOLDER"]
     assert mounts["./plugins"] == env["AIRFLOW__CORE__PLUGINS_FOLDER"]
+    # Airflow imports airflow_local_settings from $AIRFLOW_HOME/config (the image's AIRFLOW_HOME is /opt/airflow).
+    assert mounts["./config"] == "/opt/airflow/config"
     # `from include.bank_marketing import ...`: include/ must sit directly under a PYTHONPATH entry.
     assert str(Path(mounts["./include"]).parent) in env["PYTHONPATH"].split(":")
     assert (ROOT / "include" / "__init__.py").exists()
