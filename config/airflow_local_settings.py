@@ -14,6 +14,7 @@ image (e.g. a scheduler image without scikit-learn) is skipped, never an error.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 
 PRELOAD = (
@@ -34,7 +35,5 @@ PRELOAD = (
 )
 
 for _name in PRELOAD:
-    try:
+    with contextlib.suppress(ImportError):
         importlib.import_module(_name)
-    except ImportError:
-        pass
