@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 PROBE = """
@@ -15,7 +17,9 @@ print(json.dumps({"threads": threading.active_count(), "modules": sorted(sys.mod
 """
 
 
-def _import_in_a_fresh_interpreter() -> dict:
+@pytest.fixture(scope="module")
+def probe() -> dict:
+    """What a fresh interpreter holds after importing the file: its threads and its modules."""
     result = subprocess.run(
         [sys.executable, "-c", "import json\n" + PROBE],
         env={"PYTHONPATH": str(ROOT / "config"), "PATH": ""},
@@ -26,8 +30,7 @@ def _import_in_a_fresh_interpreter() -> dict:
     return json.loads(result.stdout)
 
 
-def test_preloads_what_the_tasks_import_and_starts_no_thread():
-    probe = _import_in_a_fresh_interpreter()
+def test_preloads_what_the_tasks_import_and_starts_no_thread(probe):
     # The libraries behind the tasks' import cost: reading (pandas, pyarrow), training and evaluating
     # (scikit-learn, joblib) and the report's charts (matplotlib).
     for module in ("pandas", "pyarrow.parquet", "sklearn.ensemble", "sklearn.model_selection", "matplotlib.figure"):
@@ -36,7 +39,7 @@ def test_preloads_what_the_tasks_import_and_starts_no_thread():
     assert probe["threads"] == 1
 
 
-def test_imports_no_airflow_and_no_project_code():
+def test_imports_no_airflow_and_no_project_code(probe):
     # It runs inside Airflow's own start-up: importing Airflow or the DAGs' code from here would be circular.
-    modules = _import_in_a_fresh_interpreter()["modules"]
+    modules = probe["modules"]
     assert not [m for m in modules if m.split(".")[0] in ("airflow", "include", "bank_marketing_common")]
