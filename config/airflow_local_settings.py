@@ -8,14 +8,17 @@ task, most of a small task's run time (measured here: a run of the DAG on the st
 ``airflow standalone`` took 41 s, and 26 s with this file). Each Airflow process pays the imports once
 instead, a few seconds at its start. It does nothing for the KubernetesExecutor, where every task is a new pod.
 
-Only imports: nothing here may start threads or open connections before a fork. A library missing from an
-image (e.g. a scheduler image without scikit-learn) is skipped, never an error.
+Only in the processes tasks are forked from (the scheduler, whose LocalExecutor workers fork the tasks, and
+a Celery worker): the API server, DAG processor and triggerer run no task and would only start slower. Only
+imports: nothing here may start threads or open connections before a fork. A library missing from an image
+(e.g. a scheduler image without scikit-learn) is skipped, never an error.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import sys
 
 PRELOAD = (
     "pandas",
@@ -34,6 +37,20 @@ PRELOAD = (
     "matplotlib.backends.backend_agg",
 )
 
-for _name in PRELOAD:
-    with contextlib.suppress(ImportError):
-        importlib.import_module(_name)
+# Airflow copies every name this module exports into airflow.settings (that is how local settings override
+# it): this one overrides nothing.
+__all__: list[str] = []
+
+# `airflow <command> ...`: the commands whose process tasks are forked from.
+TASK_PARENTS = (["scheduler"], ["celery", "worker"])
+
+
+def forks_tasks(argv: list[str]) -> bool:
+    """Whether the Airflow command in ``argv`` is one that tasks are forked from."""
+    return any(argv[1 : 1 + len(command)] == command for command in TASK_PARENTS)
+
+
+if forks_tasks(sys.argv):
+    for _name in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(_name)

@@ -1,4 +1,4 @@
-"""config/airflow_local_settings.py: the libraries it preloads for forked task processes."""
+"""config/airflow_local_settings.py: the libraries it preloads for forked task processes, and where."""
 
 from __future__ import annotations
 
@@ -10,18 +10,19 @@ import pytest
 
 from tests.conftest import ROOT
 
-PROBE = """
-import sys, threading
-import airflow_local_settings
-print(json.dumps({"threads": threading.active_count(), "modules": sorted(sys.modules)}))
-"""
+HEAVY = ("pandas", "pyarrow.parquet", "sklearn.ensemble", "sklearn.model_selection", "matplotlib.figure")
 
 
-@pytest.fixture(scope="module")
-def probe() -> dict:
-    """What a fresh interpreter holds after importing the file: its threads and its modules."""
+def _import_as(*argv: str) -> dict:
+    """Threads and modules of a fresh interpreter that imported the file as the command ``argv`` would."""
+    probe = (
+        "import json, sys, threading\n"
+        f"sys.argv = {list(argv)!r}\n"
+        "import airflow_local_settings\n"
+        "print(json.dumps({'threads': threading.active_count(), 'modules': sorted(sys.modules)}))\n"
+    )
     result = subprocess.run(
-        [sys.executable, "-c", "import json\n" + PROBE],
+        [sys.executable, "-c", probe],
         env={"PYTHONPATH": str(ROOT / "config"), "PATH": ""},
         capture_output=True,
         text=True,
@@ -30,16 +31,44 @@ def probe() -> dict:
     return json.loads(result.stdout)
 
 
-def test_preloads_what_the_tasks_import_and_starts_no_thread(probe):
+@pytest.fixture(scope="module")
+def scheduler() -> dict:
+    return _import_as("airflow", "scheduler")
+
+
+def test_the_scheduler_preloads_what_the_tasks_import_and_starts_no_thread(scheduler):
     # The libraries behind the tasks' import cost: reading (pandas, pyarrow), training and evaluating
-    # (scikit-learn, joblib) and the report's charts (matplotlib).
-    for module in ("pandas", "pyarrow.parquet", "sklearn.ensemble", "sklearn.model_selection", "matplotlib.figure"):
-        assert module in probe["modules"], module
+    # (scikit-learn) and the report's charts (matplotlib).
+    assert set(HEAVY) <= set(scheduler["modules"])
     # A thread started before a fork would not exist in the forked task processes (and may hold a lock there).
-    assert probe["threads"] == 1
+    assert scheduler["threads"] == 1
 
 
-def test_imports_no_airflow_and_no_project_code(probe):
+def test_imports_no_airflow_and_no_project_code(scheduler):
     # It runs inside Airflow's own start-up: importing Airflow or the DAGs' code from here would be circular.
-    modules = probe["modules"]
-    assert not [m for m in modules if m.split(".")[0] in ("airflow", "include", "bank_marketing_common")]
+    assert not [m for m in scheduler["modules"] if m.split(".")[0] in ("airflow", "include", "bank_marketing_common")]
+
+
+@pytest.mark.parametrize(
+    ("argv", "preloads"),
+    [
+        (["airflow", "scheduler"], True),
+        (["airflow", "celery", "worker", "--concurrency", "1"], True),
+        (["airflow", "api-server"], False),
+        (["airflow", "dag-processor"], False),
+        (["airflow", "triggerer"], False),
+        (["airflow", "celery", "flower"], False),
+        (["airflow", "db", "migrate"], False),
+    ],
+)
+def test_only_the_processes_tasks_are_forked_from_preload(argv, preloads):
+    sys.path.insert(0, str(ROOT / "config"))
+    try:
+        import airflow_local_settings
+    finally:
+        sys.path.remove(str(ROOT / "config"))
+    assert airflow_local_settings.forks_tasks(argv) is preloads
+
+
+def test_the_api_server_starts_without_the_libraries():
+    assert not set(HEAVY) & set(_import_as("airflow", "api-server")["modules"])
