@@ -13,27 +13,31 @@ from tests.conftest import ROOT
 HEAVY = ("pandas", "pyarrow.parquet", "sklearn.ensemble", "sklearn.model_selection", "matplotlib.figure")
 
 
-def _import_as(*argv: str) -> dict:
-    """Threads and modules of a fresh interpreter that imported the file as the command ``argv`` would."""
-    probe = (
-        "import json, sys, threading\n"
-        f"sys.argv = {list(argv)!r}\n"
-        "import airflow_local_settings\n"
-        "print(json.dumps({'threads': threading.active_count(), 'modules': sorted(sys.modules)}))\n"
-    )
+# One interpreter for both cases (a start costs seconds): first imported as the API server, then re-imported as
+# the scheduler, with the modules present after each.
+PROBE = """
+import importlib, json, sys, threading
+sys.argv = ["airflow", "api-server"]
+import airflow_local_settings
+api_server = sorted(sys.modules)
+sys.argv = ["airflow", "scheduler"]
+importlib.reload(airflow_local_settings)
+print(json.dumps({"api_server": api_server, "modules": sorted(sys.modules), "threads": threading.active_count()}))
+"""
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> dict:
+    """A fresh interpreter's modules after importing the file as the API server, then as the scheduler, and its
+    thread count at the end."""
     result = subprocess.run(
-        [sys.executable, "-c", probe],
+        [sys.executable, "-c", PROBE],
         env={"PYTHONPATH": str(ROOT / "config"), "PATH": ""},
         capture_output=True,
         text=True,
         check=True,
     )
     return json.loads(result.stdout)
-
-
-@pytest.fixture(scope="module")
-def scheduler() -> dict:
-    return _import_as("airflow", "scheduler")
 
 
 def test_the_scheduler_preloads_what_the_tasks_import_and_starts_no_thread(scheduler):
@@ -70,5 +74,5 @@ def test_only_the_processes_tasks_are_forked_from_preload(argv, preloads):
     assert airflow_local_settings.forks_tasks(argv) is preloads
 
 
-def test_the_api_server_starts_without_the_libraries():
-    assert not set(HEAVY) & set(_import_as("airflow", "api-server")["modules"])
+def test_the_api_server_starts_without_the_libraries(scheduler):
+    assert not set(HEAVY) & set(scheduler["api_server"])
