@@ -151,6 +151,14 @@ class PrivatePostgres:
         return f"{scheme}://airflow:{self.password}@127.0.0.1:{self.port}/airflow"
 
 
+def start_postgres(root: Path, stack: contextlib.ExitStack) -> PrivatePostgres:
+    """A started :class:`PrivatePostgres` in ``root`` with a random password, stopped with ``stack``."""
+    postgres = PrivatePostgres(root, password=secrets.token_hex(16))
+    stack.callback(postgres.stop)
+    postgres.start()
+    return postgres
+
+
 def start_redis(root: Path, log: Path, stack: contextlib.ExitStack) -> int:
     """redis-server on a free 127.0.0.1 port, in memory only, stopped with ``stack``; returns its port once it
     answers PING."""
@@ -367,9 +375,7 @@ def run_demo(
     step(f"local S3/SNS (moto) at {aws.endpoint}: {data} as s3://{local_aws.DEFAULT_BUCKET}/banking.csv")
     step(f"SNS topic {topic_arn}")
 
-    postgres = PrivatePostgres(tmp / "postgres", password=secrets.token_hex(16))
-    stack.callback(postgres.stop)
-    postgres.start()
+    postgres = start_postgres(tmp / "postgres", stack)
     step(f"PostgreSQL {postgres.bindir.parent.name} at 127.0.0.1:{postgres.port} (data in {postgres.data})")
 
     redis_port = start_redis(tmp / "redis", logs / "redis.log", stack)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Generator
@@ -72,9 +71,7 @@ def airflow_server(aws) -> Generator[airflow_api.Api]:
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, root, ignore_errors=True)
         celery_demo.ensure_packages()
-        postgres = celery_demo.PrivatePostgres(root / "postgres", password=secrets.token_hex(16))
-        stack.callback(postgres.stop)
-        postgres.start()
+        postgres = celery_demo.start_postgres(root / "postgres", stack)
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = postgres.url("postgresql+psycopg2")
         api = stack.enter_context(airflow_api.standalone(aws.connection(), home, env))
         api.unpause_without_catchup_run()

@@ -15,9 +15,7 @@ import signal
 import time
 
 import pytest
-import requests
 
-from devtools import airflow_api
 from include.bank_marketing import storage
 from include.bank_marketing.layout import CHAMPION_KEY
 from tests.support import data
@@ -65,8 +63,7 @@ def backfill_run(scheduler, aws):
         "dag_run_conf": _conf(scheduler, bucket=BUCKET, input_key="raw/{{ ds }}/banking.csv"),
         "reprocess_behavior": "none",
     }
-    response = requests.post(f"{scheduler.base}/backfills", json=body, timeout=airflow_api.REQUEST_TIMEOUT)
-    assert response.ok, f"POST /backfills: {response.status_code} {response.text}"
+    scheduler.send("POST", "/backfills", body)
     deadline = time.monotonic() + 60
     while len(ids := [r["dag_run_id"] for r in scheduler.runs() if r["run_type"] == "backfill"]) < len(DATES):
         assert time.monotonic() < deadline, "the backfill did not create its runs"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import pytest
 
 from tests.conftest import ROOT
 
+SETTINGS = ROOT / "config" / "airflow_local_settings.py"
 HEAVY = ("pandas", "pyarrow.parquet", "sklearn.ensemble", "sklearn.model_selection", "matplotlib.figure")
 
 
@@ -66,12 +68,12 @@ def test_imports_no_airflow_and_no_project_code(scheduler):
     ],
 )
 def test_only_the_processes_tasks_are_forked_from_preload(argv, preloads):
-    sys.path.insert(0, str(ROOT / "config"))
-    try:
-        import airflow_local_settings
-    finally:
-        sys.path.remove(str(ROOT / "config"))
-    assert airflow_local_settings.forks_tasks(argv) is preloads
+    # Loaded under another name, so this process's sys.modules holds no airflow_local_settings for the Airflow
+    # of the in-process DAG runs (on the same xdist worker) to pick up.
+    spec = importlib.util.spec_from_file_location("local_settings_under_test", SETTINGS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.forks_tasks(argv) is preloads
 
 
 def test_the_api_server_starts_without_the_libraries(scheduler):
