@@ -35,12 +35,27 @@ def split(
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-def build_preprocessor(numeric: list[str], categorical: list[str], encoding: Encoding | str) -> ColumnTransformer:
+def category_cap(categorical: pd.DataFrame) -> int | None:
+    """The ordinal encoders' ``max_categories``: :data:`MAX_NATIVE_CATEGORIES` when a column has more distinct
+    values than that (missing counted as one), else None.
+
+    Below the cap it groups nothing, so leaving it off changes no code; but with it set the encoder counts
+    every value in pure Python: 0.47 s instead of 0.015 s per fit on banking.csv, in each of the grid
+    search's dozens of fits.
+    """
+    most = max((int(categorical[c].nunique(dropna=False)) for c in categorical.columns), default=0)
+    return MAX_NATIVE_CATEGORIES if most > MAX_NATIVE_CATEGORIES else None
+
+
+def build_preprocessor(
+    numeric: list[str], categorical: list[str], encoding: Encoding | str, max_categories: int | None = None
+) -> ColumnTransformer:
     """The ``ColumnTransformer`` for one encoding style (``onehot``, ``ordinal`` or ``native``).
 
     Missing numbers become 0 (as in the original lab) and missing text the category ``missing``; numbers
     are standardised only for the linear model, which needs it. Categorical columns come first in the
-    output, which ``native`` relies on to mark them for the model.
+    output, which ``native`` relies on to mark them for the model. ``max_categories`` caps the ordinal
+    encodings (see :func:`category_cap`).
     """
     try:
         encoding = Encoding(encoding)
@@ -52,7 +67,7 @@ def build_preprocessor(numeric: list[str], categorical: list[str], encoding: Enc
         encoder = OrdinalEncoder(
             handle_unknown="use_encoded_value",
             unknown_value=-1,  # unseen categories: treated as missing by the tree models
-            max_categories=MAX_NATIVE_CATEGORIES,
+            max_categories=max_categories,
             dtype=float,
         )
     cat_steps = [("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)), ("encode", encoder)]

@@ -13,7 +13,7 @@ from include.bank_marketing import config, families, layout, storage
 from include.bank_marketing.context import RunContext
 from include.bank_marketing.contracts import Candidate, Grid, SearchSummary, Split, TrainingSpec
 from include.bank_marketing.families import Encoding, FamilySpec
-from include.bank_marketing.preprocessing import build_preprocessor, features_and_target
+from include.bank_marketing.preprocessing import build_preprocessor, category_cap, features_and_target
 
 MODEL_STEP = "model"
 PREPROCESS_STEP = "preprocess"
@@ -31,13 +31,16 @@ def make_estimator(spec: FamilySpec, categorical_mask: list[bool] | None = None)
     return cls(**kwargs)
 
 
-def make_pipeline(spec: FamilySpec, numeric: list[str], categorical: list[str]) -> Pipeline:
-    """``Pipeline([preprocess, model])`` for a family: scores raw rows once fitted."""
+def make_pipeline(
+    spec: FamilySpec, numeric: list[str], categorical: list[str], max_categories: int | None = None
+) -> Pipeline:
+    """``Pipeline([preprocess, model])`` for a family: scores raw rows once fitted. ``max_categories``: see
+    :func:`~include.bank_marketing.preprocessing.category_cap`."""
     # The preprocessor emits categorical columns first, so the mask is positional.
     mask = [True] * len(categorical) + [False] * len(numeric)
     return Pipeline(
         [
-            (PREPROCESS_STEP, build_preprocessor(numeric, categorical, spec.encoding)),
+            (PREPROCESS_STEP, build_preprocessor(numeric, categorical, spec.encoding, max_categories)),
             (MODEL_STEP, make_estimator(spec, mask)),
         ]
     )
@@ -107,7 +110,7 @@ def grid_search(
     """Fit ``GridSearchCV`` for one family on the training split; return the refitted best pipeline and a summary."""
     x, y = features_and_target(train)
     search = GridSearchCV(
-        make_pipeline(families.get(spec["family"]), numeric, categorical),
+        make_pipeline(families.get(spec["family"]), numeric, categorical, category_cap(x[categorical])),
         {pipeline_param(k): v for k, v in spec["grid"].items()},
         scoring="roc_auc",
         cv=StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=config.RANDOM_STATE),

@@ -191,3 +191,34 @@ def test_build_preprocessor_takes_the_encoding_enum_or_its_value(encoding):
 def test_unknown_encoding_raises():
     with pytest.raises(ValueError, match="unknown encoding 'target'; expected one of onehot, ordinal, native"):
         preprocessing.build_preprocessor(["num"], ["cat"], "target")
+
+
+def test_category_cap_is_set_only_when_a_column_has_more_values_than_it():
+    cap = preprocessing.MAX_NATIVE_CATEGORIES
+    narrow = pd.DataFrame({"cat": pd.Series([f"v{i}" for i in range(cap - 1)] + [None], dtype="str")})
+    wide = pd.DataFrame({"cat": pd.Series([f"v{i}" for i in range(cap)] + [None], dtype="str")})  # missing counts
+
+    assert preprocessing.category_cap(narrow) is None
+    assert preprocessing.category_cap(wide) == cap
+    assert preprocessing.category_cap(pd.DataFrame(index=range(3))) is None  # no categorical column
+
+
+def test_a_column_wider_than_the_cap_is_grouped_and_hist_gradient_boosting_still_fits():
+    from include.bank_marketing import families, training
+
+    rows = 2 * (preprocessing.MAX_NATIVE_CATEGORIES + 50)
+    frame = pd.DataFrame(
+        {"num": np.arange(rows, dtype=float), "cat": pd.Series([f"v{i // 2}" for i in range(rows)], dtype="str")}
+    )
+    y = np.arange(rows) % 2
+    cap = preprocessing.category_cap(frame[["cat"]])
+    pipe = training.make_pipeline(families.get("hist_gradient_boosting"), ["num"], ["cat"], cap).fit(frame, y)
+
+    codes = dense(pipe[0].transform(frame))[:, 0]
+    assert cap is not None and len(np.unique(codes)) == cap  # cap - 1 kept, the rest one "infrequent" code
+    # Below the cap, the capped and uncapped encoders give the same codes.
+    small = FRAME
+    np.testing.assert_allclose(
+        dense(preprocessing.build_preprocessor(["num"], ["cat"], "native", cap).fit_transform(small)),
+        dense(preprocessing.build_preprocessor(["num"], ["cat"], "native").fit_transform(small)),
+    )
