@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import sys
 
 PRELOAD = (
@@ -50,7 +51,20 @@ def forks_tasks(argv: list[str]) -> bool:
     return any(argv[1 : 1 + len(command)] == command for command in TASK_PARENTS)
 
 
+def warm_inspect_cache() -> None:
+    """Fill ``inspect``'s file-to-module map for every module imported so far, so forked tasks inherit it.
+
+    Each time a task builds a boto3 client through an Amazon provider hook, the hook names its caller for the
+    user agent with ``inspect.stack()``, whose first call in a process maps every loaded module to its file
+    (a ``realpath`` each): 0.2-0.3 s of CPU per fresh task process with the libraries above loaded, 0.006 s
+    once the parent has done it (measured here), and 6 of a run's 30 task CPU seconds under ``airflow
+    standalone``. Stdlib only; nothing is imported.
+    """
+    inspect.getmodule(sys._getframe())
+
+
 if forks_tasks(sys.argv):
     for _name in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(_name)
+    warm_inspect_cache()

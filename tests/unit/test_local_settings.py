@@ -24,7 +24,10 @@ import airflow_local_settings
 api_server = sorted(sys.modules)
 sys.argv = ["airflow", "scheduler"]
 importlib.reload(airflow_local_settings)
-print(json.dumps({"api_server": api_server, "modules": sorted(sys.modules), "threads": threading.active_count()}))
+import inspect
+mapped = set(inspect.modulesbyfile.values())  # inspect's file-to-module map, as a forked task inherits it
+print(json.dumps({"api_server": api_server, "modules": sorted(sys.modules), "threads": threading.active_count(),
+                  "mapped": sorted(mapped)}))
 """
 
 
@@ -48,6 +51,12 @@ def test_the_scheduler_preloads_what_the_tasks_import_and_starts_no_thread(sched
     assert set(HEAVY) <= set(scheduler["modules"])
     # A thread started before a fork would not exist in the forked task processes (and may hold a lock there).
     assert scheduler["threads"] == 1
+
+
+def test_the_scheduler_leaves_inspect_knowing_each_preloaded_module_file(scheduler):
+    # A forked task's first inspect.stack() (the Amazon provider's hooks call it for their user agent) then
+    # maps only the modules imported after the fork.
+    assert set(HEAVY) <= set(scheduler["mapped"])
 
 
 def test_imports_no_airflow_and_no_project_code(scheduler):
