@@ -58,9 +58,11 @@ def warm_inspect_cache() -> None:
     user agent with ``inspect.stack()``, whose first call in a process maps every loaded module to its file
     (a ``realpath`` each): 0.2-0.3 s of CPU per fresh task process with the libraries above loaded, 0.006 s
     once the parent has done it (measured here), and 6 of a run's 30 task CPU seconds under ``airflow
-    standalone``. Stdlib only; nothing is imported.
+    standalone``. Stdlib only; nothing is imported. Best effort, like the imports above: a module it cannot map
+    must not keep the scheduler from starting (the hooks catch the same errors themselves).
     """
-    inspect.getmodule(sys._getframe())
+    with contextlib.suppress(Exception):
+        inspect.getmodule(sys._getframe())
 
 
 if forks_tasks(sys.argv):
