@@ -31,7 +31,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Airflow's docs advise raising it under high load. Inherited by every Airflow process the tests start.
 os.environ.setdefault("AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", "60")
 # Short retry delays (2 s, then 4 s) so that fault-injection runs retry within a test's patience. Read when
-# include/bank_marketing/config.py is imported, so it must be set before anything imports it.
+# include/bank_marketing/config.py is imported, so it must be set before anything imports it; the Airflow
+# processes the tests start (the shared standalone's task processes, the Celery demo's) inherit it.
 os.environ["BANK_ML_RETRY_DELAY_SECONDS"] = "2"
 
 # --- pytest-xdist (`make test` runs -n 2 --dist loadscope) ---------------------------------------------------

@@ -57,8 +57,6 @@ def airflow_server(aws) -> Generator[airflow_api.Api]:
     home = root / "airflow"
     home.mkdir(mode=0o700)  # airflow.cfg holds generated secrets
     env = {
-        # Short retry delays for its task processes too (they parse the DAG themselves).
-        "BANK_ML_RETRY_DELAY_SECONDS": "2",
         # One process per grid search. With n_jobs=-1, joblib's loky workers outlive a task and hold its
         # stdout/stderr, so the task supervisor waits 60 s for them before it reports the task finished: 60 s
         # more for every train and evaluate task. These tests are about scheduling, not fitting speed.
