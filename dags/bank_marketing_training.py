@@ -15,13 +15,19 @@ Retrains, checks and publishes the term-deposit propensity model on the UCI Bank
    as the original lab wrote it.
 7. **check_drift** (beside training): the incoming file against the champion's training profile (PSI per
    column, unseen categories) in `drift.json`.
-8. **choose_path** (branch): **promote** the model to `models/champion.json` if it passes the baselines and
-   beats the champion, re-scored on the same test rows, by `promotion_margin`; else **keep_champion**.
-   Each run's decision is recorded under `models/history/`.
+8. **approve** (human-in-the-loop branch): a model that passes the baselines and beats the champion,
+   re-scored on the same test rows, by `promotion_margin` goes to **promote** (`models/champion.json`);
+   else to **keep_champion**. With `approval` = `required` the promotion first waits, in Browse > Required
+   Actions, for a person to Approve or Reject it (with the metrics, drift and report link on the page, and
+   an SNS message with the link); no answer within `approval_timeout` keeps the champion. Each run's
+   decision, with who approved or rejected it, is recorded under `models/history/`.
 9. **build_report**: ROC, precision-recall, confusion-matrix and grid-search charts and a self-contained
    `report.html`.
-10. **notify**: SNS message with the verdict, the promotion decision, every metric beside its baseline, the
-   drift summary, the report's link and the artifact URIs.
+10. **notify**: SNS message with the verdict, the promotion decision and its approval, every metric beside
+   its baseline, the drift summary, the report's link and the artifact URIs.
+
+A run not finished 6 hours (`BANK_ML_DEADLINE_HOURS`) after its data interval ended sends an SNS alert
+naming the task it is stuck in (Airflow's deadline alert).
 
 XCom carries only S3 URIs and small JSON; all logic lives in `include/bank_marketing/`.
 """
@@ -31,9 +37,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from bank_marketing_common.approval import PromotionGate
 from bank_marketing_common.aws import (
     CHAMPION_ASSET,
     alert_run_failure,
@@ -43,11 +50,13 @@ from bank_marketing_common.aws import (
     run_context,
     wait_for_file,
 )
+from bank_marketing_common.deadline import late_run_alert
 from bank_marketing_common.params import training_params
 
 # Only light modules at parse time; pandas and scikit-learn are imported inside the tasks.
-from include.bank_marketing import notification
+from include.bank_marketing import config, notification
 from include.bank_marketing.contracts import (
+    Approval,
     Artifacts,
     Candidate,
     Decision,
@@ -70,13 +79,18 @@ INPUT_KEY = input_key_template()
     dag_display_name="Bank marketing: daily retraining",
     description="Retrain, evaluate and publish the bank-marketing model from S3, with an SNS report.",
     doc_md=__doc__,
-    schedule="@daily",
+    # Daily at midnight UTC. A trigger timetable, said explicitly: a run's logical date is then the end of its
+    # data interval, whatever [scheduler] create_cron_data_intervals says, so the deadline below counts from it.
+    schedule=CronTriggerTimetable("@daily", timezone="UTC"),
     start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
     catchup=False,
     # Two runs at most: a backfill can overlap the daily run, but the training fan-out of more would
     # oversubscribe a small worker pool.
     max_active_runs=2,
-    dagrun_timeout=timedelta(hours=8),
+    # A safety net, past the longest wait for the file and for an approval, plus the work itself.
+    dagrun_timeout=timedelta(seconds=config.WAIT_TIMEOUT_MAX_SECONDS + config.APPROVAL_TIMEOUT_MAX_SECONDS)
+    + timedelta(hours=8),
+    deadline=late_run_alert(),
     tags=["ml", "bank-marketing", "s3", "sns"],
     params=training_params(),
     user_defined_macros={"render_key": render_key},
@@ -143,22 +157,20 @@ def bank_marketing_training():
         threshold = TrainingSettings.from_params(params).drift_threshold
         return drift.check_object(run_context(params, run_id), validated, threshold)
 
-    @task.branch
-    def choose_path(result: Evaluation) -> str:
-        return "promote" if result["decision"]["promote"] else "keep_champion"
-
     # One promotion at a time per DAG; the S3 conditional write in registry.promote guards the rest.
     @task(multiple_outputs=False, max_active_tis_per_dag=1, outlets=[CHAMPION_ASSET])
-    def promote(split: Split, result: Evaluation, artifacts: Artifacts, params=None, run_id=None) -> Decision:
+    def promote(
+        split: Split, result: Evaluation, artifacts: Artifacts, approval: Approval, params=None, run_id=None
+    ) -> Decision:
         from include.bank_marketing import registry
 
-        return registry.promote(run_context(params, run_id), split, result, artifacts)
+        return registry.promote(run_context(params, run_id), split, result, artifacts, approval)
 
     @task(multiple_outputs=False)
-    def keep_champion(result: Evaluation, params=None, run_id=None) -> Decision:
+    def keep_champion(result: Evaluation, approval: Approval, params=None, run_id=None) -> Decision:
         from include.bank_marketing import registry
 
-        return registry.keep(run_context(params, run_id), result)
+        return registry.keep(run_context(params, run_id), result, approval)
 
     @task(multiple_outputs=False, trigger_rule="none_failed_min_one_success")
     def build_report(
@@ -201,12 +213,22 @@ def bank_marketing_training():
     candidates = train.partial(split=split).expand(spec=plan_training())
     result = evaluate(candidates, split)
     artifacts = publish(validated, split, result)
-    branches = [promote(split, result, artifacts), keep_champion(result)]
-    choose_path(result) >> branches
-    # Both branches after publish (the model a promotion points at exists), and after the drift check, which
-    # reads the champion before this run may replace it.
-    for upstream in (artifacts, drift):
-        upstream >> branches
+    # After publish (the model a promotion points at exists) and after the drift check, which reads the
+    # champion before this run may replace it: the gate takes both, so both branches come after them.
+    gate = PromotionGate(
+        task_id="approve",
+        task_display_name="approve (promotion gate)",
+        results={
+            "validated": validated,
+            "drift": drift,
+            "split": split,
+            "candidates": candidates,
+            "evaluation": result,
+            "artifacts": artifacts,
+        },
+    )
+    branches = [promote(split, result, artifacts, gate.output), keep_champion(result, gate.output)]
+    gate >> branches
     reported = build_report(
         validated=validated, drift=drift, split=split, candidates=candidates, result=result, artifacts=artifacts
     )

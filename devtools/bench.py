@@ -315,7 +315,8 @@ class Bench:
         day = datetime(2026, 10, 31).toordinal() + self.counter  # a new logical date per run, after start_date
         logical_date = datetime.fromordinal(day).strftime("%Y-%m-%d")
         cmd = [str(Path(sys.executable).parent / "airflow"), "dags", "test", "bank_marketing_training", logical_date]
-        cmd += ["-c", json.dumps({"bucket": bucket, "wait_timeout_seconds": 60})]
+        # approval=auto: nobody is there to approve, and the bare pipeline promotes without asking too.
+        cmd += ["-c", json.dumps({"bucket": bucket, "wait_timeout_seconds": 60, "approval": "auto"})]
         measured = run_measured(cmd, self.env, self.workdir / f"{bucket}.log")
         sampler = measured.pop("sampler")
         tasks = []

@@ -35,7 +35,12 @@ from devtools import airflow_api, local_aws
 from include.bank_marketing.layout import run_prefix
 
 WORKERS = ("worker1@bank-ml", "worker2@bank-ml")
-CONF = {"model_families": ["logistic_regression", "random_forest", "hist_gradient_boosting"], "cv_folds": 3}
+# approval=auto: the demo runs unattended (the approval flow has its own tests under airflow standalone).
+CONF = {
+    "model_families": ["logistic_regression", "random_forest", "hist_gradient_boosting"],
+    "cv_folds": 3,
+    "approval": "auto",
+}
 HOSTNAME_VARIABLE = "BANK_ML_WORKER_HOSTNAME"
 
 

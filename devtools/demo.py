@@ -24,7 +24,9 @@ def main() -> int:
     parser.add_argument("--airflow-home", default=str(local_aws.ROOT / ".airflow"))
     parser.add_argument("--out", default=str(local_aws.ROOT / "out"), help="folder for a local copy of the report")
     args = parser.parse_args()
-    conf = json.loads(args.conf)
+    # Unattended: nobody is there to approve a promotion, so the demo runs with approval=auto unless --conf
+    # says otherwise (the DAG's default, "required", waits for a person in the UI: see make airflow).
+    conf = {"approval": "auto", **json.loads(args.conf)}
     bucket = conf.get("bucket", local_aws.DEFAULT_BUCKET)
     key = conf.get("input_key", "banking.csv")
 
@@ -38,6 +40,15 @@ def main() -> int:
         logical_date = datetime.now(UTC).replace(microsecond=0)
         log_path = Path(args.airflow_home) / "demo-dags-test.log"
         print(f"running: airflow dags test bank_marketing_training {logical_date.isoformat()} (log: {log_path})")
+        print(
+            f"approval={conf['approval']}: "
+            + (
+                "a model that passes the rules is promoted without a person's sign-off (the demo is unattended; "
+                "the DAG's default is approval=required)"
+                if conf["approval"] == "auto"
+                else "a promotion waits for a person (airflow dags test waits for an answer through the REST API)"
+            )
+        )
         started = time.perf_counter()
         with log_path.open("w") as log:
             local_aws.dags_test(env, conf, logical_date.isoformat(), stdout=log, stderr=log, capture_output=False)

@@ -285,6 +285,8 @@ def standalone_env(connection: dict[str, Any], airflow_home: Path, port: int) ->
             # Workers reach the Execution API on the API server's port.
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            # The deadline alert reads a late run's task states through the REST API (no login needed here).
+            "AIRFLOW_CONN_AIRFLOW_API": json.dumps({"conn_type": "http", "host": f"http://127.0.0.1:{port}"}),
             # The scheduler's and the triggerer's log servers on free ports, clear of another Airflow's 8793/8794
             # (Airflow binds them to every interface; it has no setting for their host).
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from airflow.sdk import Param
 
 from include.bank_marketing import config, families
+from include.bank_marketing.contracts import ApprovalMode
 from include.bank_marketing.params import baseline_param, defaults
 
 _DEFAULTS = defaults()
@@ -34,7 +35,7 @@ def _wait_timeout(sensor_task: str) -> Param:
         title="Wait for the file (seconds)",
         description=f"How long {sensor_task} waits for the file before the run fails and alerts.",
         minimum=10,
-        maximum=86400,
+        maximum=config.WAIT_TIMEOUT_MAX_SECONDS,
         section="Data",
     )
 
@@ -121,6 +122,29 @@ def training_params() -> dict[str, Param]:
             "champion's, re-scored on the same rows, by at least this much.",
             minimum=0,
             maximum=0.1,
+            section="Promotion",
+        ),
+        "approval": Param(
+            _DEFAULTS["approval"],
+            type="string",
+            title="Approval",
+            description="required: a model that would be promoted waits for a person to Approve or Reject it "
+            "(Browse > Required Actions, or the link in the SNS message); auto: it is promoted at once.",
+            enum=[mode.value for mode in ApprovalMode],
+            values_display={
+                ApprovalMode.REQUIRED.value: "required (a person signs off)",
+                ApprovalMode.AUTO.value: "auto (promote at once)",
+            },
+            section="Promotion",
+        ),
+        "approval_timeout": Param(
+            _DEFAULTS["approval_timeout"],
+            type="integer",
+            title="Approval timeout (seconds)",
+            description="How long a promotion waits for an answer; without one the champion is kept, and the "
+            "SNS message says so. Default 86400 (24 h).",
+            minimum=5,
+            maximum=config.APPROVAL_TIMEOUT_MAX_SECONDS,
             section="Promotion",
         ),
         **{

@@ -42,6 +42,7 @@ RETRY_DELAY_SECONDS = int(os.environ.get("BANK_ML_RETRY_DELAY_SECONDS", "30"))
 
 # How long wait_for_data waits for the input by default, in seconds.
 WAIT_TIMEOUT_SECONDS = 6 * 3600
+WAIT_TIMEOUT_MAX_SECONDS = 24 * 3600
 
 # What the original lab's recipe (label encoding + unscaled LogisticRegression, threshold 0.5) reaches on
 # banking.csv's stratified 80/20 test split with random_state=0, measured by devtools/lab_baseline.py.
@@ -56,6 +57,21 @@ BASELINES: dict[str, float] = {
 
 # A challenger replaces the champion only if its test AUC beats the champion's on the same rows by this much.
 PROMOTION_MARGIN = 0.002
+
+# Approval of a promotion (the "approval" Param): by default a person signs off every promotion in the UI,
+# within APPROVAL_TIMEOUT_SECONDS, or the champion is kept. BANK_ML_APPROVAL=auto makes automatic promotion the
+# DAG's default instead (read when the DAG file is parsed; a run's conf overrides either way).
+APPROVAL_DEFAULT = os.environ.get("BANK_ML_APPROVAL", "required")
+APPROVAL_TIMEOUT_SECONDS = 24 * 3600
+APPROVAL_TIMEOUT_MAX_SECONDS = 7 * 24 * 3600
+# Who may answer an approval request: comma-separated user ids as the auth manager knows them (empty: any user
+# allowed to act on the DAG's tasks). Read when the DAG file is parsed.
+APPROVERS = tuple(u.strip() for u in os.environ.get("BANK_ML_APPROVERS", "").split(",") if u.strip())
+
+# The deadline alert: a scheduled run not finished this many hours after its data interval ended alerts over
+# SNS, naming the task it is stuck in. BANK_ML_DEADLINE_HOURS changes it (read when the DAG file is parsed:
+# Airflow computes a run's deadline when it creates the run, before any Param is known).
+DEADLINE_HOURS = float(os.environ.get("BANK_ML_DEADLINE_HOURS", "6"))
 
 # Drift (the "Model Monitor" part): the incoming file against the champion's training data, binned into
 # DRIFT_BINS quantile bins per numeric column; a column whose PSI exceeds the threshold has drifted.

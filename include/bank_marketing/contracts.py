@@ -166,6 +166,38 @@ class LeaderboardRow(TypedDict):
 # What a history line and the report call the two outcomes of a run.
 PROMOTED: Final = "promoted"
 KEPT: Final = "kept_champion"
+# What the report shows while a person decides.
+AWAITING_APPROVAL: Final = "awaiting_approval"
+
+
+class ApprovalMode(StrEnum):
+    """The ``approval`` Param: whether a person must sign off a promotion."""
+
+    AUTO = "auto"  # a challenger that passes the rules is promoted at once
+    REQUIRED = "required"  # it waits for a person's decision in the UI (or the REST API)
+
+
+class ApprovalOutcome(StrEnum):
+    """What became of the promotion request of a run."""
+
+    NOT_NEEDED = "not_needed"  # the rules kept the champion: nothing to approve
+    AUTO = "auto"  # approval "auto": promoted without asking
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    TIMED_OUT = "timed_out"  # nobody answered within approval_timeout: the champion is kept
+    PENDING = "pending"  # asked, no answer yet (what the report shows the approver)
+
+
+class Approval(TypedDict):
+    """The approval gate's record: who decided a promotion, when, and what they said."""
+
+    mode: str  # an ApprovalMode value
+    outcome: str  # an ApprovalOutcome value
+    requested_at: str | None  # ISO 8601; None when nobody was asked
+    responded_at: str | None  # of the answer, or of the timeout
+    responded_by: str | None  # the approver's name (and id when it differs); None without an answer
+    comment: str | None
+    timeout_seconds: int | None
 
 
 class Decision(TypedDict):
@@ -178,6 +210,7 @@ class Decision(TypedDict):
     champion_run_id: str | None
     champion_auc: float | None
     champion_etag: NotRequired[str | None]  # the pointer's ETag when compared: the conditional write's guard
+    approval: NotRequired[Approval]  # the approval gate's record, once the gate has decided
 
 
 class ScoredModel(TypedDict):

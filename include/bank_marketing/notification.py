@@ -5,8 +5,23 @@ No pandas or scikit-learn here: the DAG file imports the templates at parse time
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from include.bank_marketing import approval as approvals
 from include.bank_marketing import config
-from include.bank_marketing.contracts import Check, Evaluation, ReportLinks, RunResults, ScoringResult, Verdict
+from include.bank_marketing.contracts import (
+    ApprovalOutcome,
+    Check,
+    Decision,
+    Evaluation,
+    ReportLinks,
+    RunResults,
+    ScoringResult,
+    Verdict,
+)
+
+if TYPE_CHECKING:
+    from include.bank_marketing.approval import ApprovalRequest
 
 SUBJECT_PREFIX = "[bank-ml]"
 # SNS rejects subjects over 100 characters.
@@ -43,12 +58,12 @@ def compose(run_id: str, results: RunResults, report: ReportLinks | None = None)
     evaluation, decision, drift = results["evaluation"], results["decision"], results["drift"]
     metrics = evaluation["metrics"]
     verdict = Verdict(evaluation["verdict"]).label
-    outcome = "promoted" if decision["promote"] else "champion kept"
-    subject = f"{SUBJECT_PREFIX} {verdict} AUC {metrics['auc']:.3f} {evaluation['family']}, {outcome}"[:MAX_SUBJECT]
+    subject = f"{SUBJECT_PREFIX} {verdict} AUC {metrics['auc']:.3f} {evaluation['family']}, {outcome(decision)}"
     cm = metrics["confusion_matrix"]
     lines = [
         f"Run {run_id}: {verdict}. Test AUC {metrics['auc']:.4f} on {metrics['rows']} held-out rows.",
         f"{'Promoted to champion' if decision['promote'] else 'Not promoted, champion kept'}: {decision['reason']}",
+        approvals.summary(decision.get("approval")),
         "",
         metrics_table(evaluation["checks"]),
         "",
@@ -67,7 +82,49 @@ def compose(run_id: str, results: RunResults, report: ReportLinks | None = None)
         "Artifacts:",
         *(f"  {name}: {uri}" for name, uri in results["artifacts"].items() if name.endswith("_uri")),
     ]
-    return subject, "\n".join(lines) + "\n"
+    return subject[:MAX_SUBJECT], "\n".join(lines) + "\n"
+
+
+def outcome(decision: Decision) -> str:
+    """The decision in a few words for a subject line: promoted, or why the champion was kept."""
+    if decision["promote"]:
+        return "promoted"
+    gate = decision.get("approval")
+    if gate and gate["outcome"] == ApprovalOutcome.REJECTED:
+        return "rejected, champion kept"
+    if gate and gate["outcome"] == ApprovalOutcome.TIMED_OUT:
+        return "no approval, champion kept"
+    return "champion kept"
+
+
+def approval_requested(run_id: str, request: ApprovalRequest, link: str | None) -> tuple[str, str]:
+    """Subject and body of the SNS message sent when a run starts waiting for a person's approval."""
+    subject = f"{SUBJECT_PREFIX} APPROVAL NEEDED: {request['subject']}"[:MAX_SUBJECT]
+    where = (
+        link or "the run's approve task in the Airflow UI (Browse > Required Actions; set [api] base_url for a link)"
+    )
+    lines = [
+        f"Run {run_id} waits for a person to approve or reject promoting its model.",
+        f"Decide here: {where}",
+        f"Without an answer by {request['due']} the champion is kept.",
+        "",
+        request["body"],
+    ]
+    return subject, "\n".join(lines)
+
+
+def late_run(
+    dag_id: str, run_id: str, deadline: str, stuck: list[str] | None, why_unknown: str | None = None
+) -> tuple[str, str]:
+    """Subject and body of the deadline alert: the run that is late and the tasks it is stuck in."""
+    where = ", ".join(stuck) if stuck else None
+    subject = f"{SUBJECT_PREFIX} LATE {dag_id}: " + (where or "run not finished")
+    lines = [
+        f"DAG run {run_id} of {dag_id} had not finished by its deadline {deadline}.",
+        f"Stuck in: {where}." if where else f"Stuck in: unknown ({why_unknown or 'no task is active'}).",
+        "The run goes on; this alert is sent once per run.",
+    ]
+    return subject[:MAX_SUBJECT], "\n".join(lines) + "\n"
 
 
 def run_failure(dag_id: str, run_id: str, reason: str, task_id: str | None, log_url: str | None) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from include.bank_marketing import config
-from include.bank_marketing.contracts import Grid
+from include.bank_marketing.contracts import ApprovalMode, Grid
 from include.bank_marketing.families import FAMILIES
 
 BASELINE_PREFIX = "baseline_"
@@ -37,6 +37,8 @@ def defaults(bucket: str = config.DEFAULT_BUCKET, input_key: str = config.DEFAUL
         "param_grids": {},
         "drift_threshold": config.DRIFT_PSI_THRESHOLD,
         "promotion_margin": config.PROMOTION_MARGIN,
+        "approval": config.APPROVAL_DEFAULT,
+        "approval_timeout": config.APPROVAL_TIMEOUT_SECONDS,
         **{baseline_param(name): value for name, value in config.BASELINES.items()},
         "sns_topic_arn": config.DEFAULT_TOPIC_ARN,
     }
@@ -54,6 +56,8 @@ class TrainingSettings:
     drift_threshold: float
     promotion_margin: float
     baselines: dict[str, float]  # metric -> the value a model must reach to PASS
+    approval: str  # an ApprovalMode value: does a promotion wait for a person?
+    approval_timeout: int  # seconds an approval request waits before the champion is kept
     sns_topic_arn: str
 
     @classmethod
@@ -70,5 +74,7 @@ class TrainingSettings:
             baselines={
                 name: float(params[baseline_param(name)]) for name in config.METRICS if baseline_param(name) in params
             },
+            approval=ApprovalMode(params.get("approval", config.APPROVAL_DEFAULT)).value,
+            approval_timeout=int(params.get("approval_timeout", config.APPROVAL_TIMEOUT_SECONDS)),
             sns_topic_arn=params["sns_topic_arn"],
         )

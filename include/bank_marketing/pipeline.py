@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from include.bank_marketing import (
+    approval,
     drift,
     evaluation,
     notification,
@@ -24,7 +25,7 @@ from include.bank_marketing import (
     validation,
 )
 from include.bank_marketing.context import RunContext
-from include.bank_marketing.contracts import ReportLinks, RunResults
+from include.bank_marketing.contracts import ApprovalMode, ReportLinks, RunResults
 from include.bank_marketing.params import TrainingSettings
 
 
@@ -56,12 +57,14 @@ def run(
         result = evaluation.evaluate_candidates(ctx, split, candidates, settings)
     with stage("publish"):
         artifacts = publish.publish_run(ctx, validated, split, result)
+    # Nobody to ask here: the bare pipeline decides as approval=auto does, whatever the Param says.
+    gate = approval.without_person(ApprovalMode.AUTO, result["decision"])
     if result["decision"]["promote"]:
         with stage("promote"):
-            decision = registry.promote(ctx, split, result, artifacts)
+            decision = registry.promote(ctx, split, result, artifacts, gate)
     else:
         with stage("keep_champion"):
-            decision = registry.keep(ctx, result)
+            decision = registry.keep(ctx, result, gate)
     results: RunResults = {
         "validated": validated,
         "drift": drift_check,

@@ -20,11 +20,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from include.bank_marketing import approval as approvals
 from include.bank_marketing import storage
 from include.bank_marketing.context import RunContext
 from include.bank_marketing.contracts import (
     KEPT,
     PROMOTED,
+    Approval,
     Artifacts,
     Champion,
     Decision,
@@ -151,17 +153,23 @@ def record(run: RunContext, outcome: str, evaluation: ScoredModel, decision: Dec
         "champion_auc": decision["champion_auc"],
         "margin": decision["margin"],
         "sha256": evaluation["sha256"],
+        "approval": decision.get("approval"),
     }
     return storage.write_json(run.s3, run.bucket_uri(history_key(run.run_id)), entry)
 
 
-def promote(run: RunContext, split: Split, evaluation: Evaluation, artifacts: Artifacts) -> Decision:
+def promote(
+    run: RunContext, split: Split, evaluation: Evaluation, artifacts: Artifacts, approval: Approval
+) -> Decision:
     """Make this run's model the champion unless another run promoted a better one meanwhile.
 
-    Idempotent: a retry of a run that already holds the pointer only (re)writes its history line.
-    Returns the final decision, as recorded in the history.
+    The rule is re-checked here, at promotion time, not only when the run was evaluated: a run approved a day
+    after its evaluation, when a newer run has promoted a better model since, re-scores that model on its own
+    test rows and keeps it rather than moving the pointer back. ``approval`` (the gate's record) goes into the
+    decision and the history. Idempotent: a retry of a run that already holds the pointer only (re)writes its
+    history line. Returns the final decision, as recorded in the history.
     """
-    decision = evaluation["decision"]
+    decision: Decision = {**evaluation["decision"], "approval": approval}
     test = None
     for _ in range(MAX_PROMOTION_ATTEMPTS):
         current, etag = read_champion(run.s3, run.bucket)
@@ -170,9 +178,9 @@ def promote(run: RunContext, split: Split, evaluation: Evaluation, artifacts: Ar
         if etag != decision.get("champion_etag"):
             # Another run promoted since this one was evaluated: decide again against it, on this run's rows.
             test = test if test is not None else storage.read_parquet(run.s3, split["test_uri"])
-            decision = compare_with_champion(run, evaluation, test, decision["margin"])
+            decision = {**compare_with_champion(run, evaluation, test, decision["margin"]), "approval": approval}
             if not decision["promote"]:
-                return keep(run, evaluation, decision)
+                return keep(run, evaluation, approval, decision)
             continue
         doc: Champion = {
             "run_id": run.run_id,
@@ -199,9 +207,11 @@ def promote(run: RunContext, split: Split, evaluation: Evaluation, artifacts: Ar
     return final
 
 
-def keep(run: RunContext, evaluation: Evaluation, decision: Decision | None = None) -> Decision:
-    """Record that this run's model was not promoted, and why (``decision``, by default the evaluation's own);
-    the champion pointer is not touched."""
-    final: Decision = {**(decision or evaluation["decision"]), "promote": False}
+def keep(run: RunContext, evaluation: Evaluation, approval: Approval, decision: Decision | None = None) -> Decision:
+    """Record that this run's model was not promoted, and why (``decision``, by default the evaluation's own,
+    or the approver's rejection or the request's timeout); the champion pointer is not touched."""
+    final: Decision = {**(decision or evaluation["decision"]), "promote": False, "approval": approval}
+    if (why := approvals.kept_reason(approval)) is not None:
+        final["reason"] = f"{why}; champion kept (the rules had said: {final['reason']})"
     record(run, KEPT, evaluation, final)
     return final

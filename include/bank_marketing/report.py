@@ -21,13 +21,18 @@ from typing import Any, Literal, NotRequired, TypedDict, TypeGuard, cast
 
 import jinja2
 
+from include.bank_marketing import approval as approvals
 from include.bank_marketing import charts, config, families, layout, storage
 from include.bank_marketing.charts import CAPTIONS, CHART_SIZE
 from include.bank_marketing.context import RunContext
 from include.bank_marketing.contracts import (
+    AWAITING_APPROVAL,
     KEPT,
     PROMOTED,
+    Approval,
+    ApprovalOutcome,
     Check,
+    Decision,
     DriftedColumn,
     ReportLinks,
     RunResults,
@@ -39,7 +44,11 @@ TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = "report.html.j2"
 
 # What the promotion decision reads as in the page's headline; any other value shows as it is.
-DECISION_HEADLINES = {PROMOTED: "Promoted to champion", KEPT: "Not promoted: the champion is kept"}
+DECISION_HEADLINES = {
+    PROMOTED: "Promoted to champion",
+    KEPT: "Not promoted: the champion is kept",
+    AWAITING_APPROVAL: "Awaiting approval: the rules would promote this model; a person decides",
+}
 
 
 class MetricColumns(TypedDict):
@@ -54,7 +63,7 @@ class ChampionComparison(TypedDict):
 
     run_id: str | None  # None: there was no champion before this run
     auc: float | None  # the champion's test AUC on this run's test rows
-    decision: Literal["promoted", "kept_champion"]
+    decision: Literal["promoted", "kept_champion", "awaiting_approval"]
     reason: str
 
 
@@ -112,6 +121,7 @@ class ReportContext(TypedDict):
     data: DataSummary
     drift: DriftReport | None  # None: no champion profile to compare with
     artifacts: dict[str, ArtifactLink]  # name -> where it is
+    approval: NotRequired[Approval | None]  # the approval gate's record; absent or None: not recorded
 
 
 def build_report(run: RunContext, results: RunResults) -> ReportLinks:
@@ -150,7 +160,7 @@ def build_report(run: RunContext, results: RunResults) -> ReportLinks:
         "champion": {
             "run_id": decision["champion_run_id"],
             "auc": decision["champion_auc"],
-            "decision": PROMOTED if decision["promote"] else KEPT,
+            "decision": _headline(decision),
             "reason": decision["reason"],
         },
         "data": {
@@ -163,9 +173,17 @@ def build_report(run: RunContext, results: RunResults) -> ReportLinks:
         },
         "drift": cast(DriftReport, {**drift_doc, "summary": drift["summary"]}) if drift_doc else None,
         "artifacts": {name: {"uri": uri, "url": storage.presign(run.s3, uri)} for name, uri in linked.items()},
+        "approval": decision.get("approval"),
     }
     storage.write_bytes(run.s3, report_uri, render_html(context, images).encode(), "text/html; charset=utf-8")
     return {"report_uri": report_uri, "report_url": storage.presign(run.s3, report_uri), "chart_uris": chart_uris}
+
+
+def _headline(decision: Decision) -> Literal["promoted", "kept_champion", "awaiting_approval"]:
+    gate = decision.get("approval")
+    if gate and gate["outcome"] == ApprovalOutcome.PENDING:
+        return AWAITING_APPROVAL
+    return PROMOTED if decision["promote"] else KEPT
 
 
 def render_html(context: ReportContext, images: dict[str, bytes]) -> str:
@@ -187,6 +205,7 @@ def render_html(context: ReportContext, images: dict[str, bytes]) -> str:
         "class_balance": _class_balance(context["data"]["class_counts"]),
         "drift_rows": _drift_rows(context["drift"]),
         "figures": _figures(images),
+        "approval_line": approvals.summary(context.get("approval")) if context.get("approval") else None,
         "chart_size": CHART_SIZE,
     }
     return _environment().get_template(TEMPLATE).render(view)

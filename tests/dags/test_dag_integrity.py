@@ -65,7 +65,8 @@ def test_every_dag_has_tags_owner_retries_and_docs(dagbag):
 
 def test_schedule_and_run_limits(dagbag):
     dag = dagbag.dags[DAG_ID]
-    assert dag.schedule == "@daily"
+    # Daily at midnight UTC, as a trigger timetable: the logical date is the end of the data interval.
+    assert (type(dag.timetable).__name__, dag.timetable.expression) == ("CronTriggerTimetable", "0 0 * * *")
     assert dag.catchup is False
     assert 1 <= dag.max_active_runs <= 4
     assert dag.start_date.year == 2026
@@ -79,7 +80,7 @@ def test_pipeline_shape(dagbag):
     dag = dagbag.dags[DAG_ID]
     expected = {
         *("wait_for_data", "validate", "plan_training", "preprocess", "train", "evaluate", "publish"),
-        *("check_drift", "choose_path", "promote", "keep_champion", "build_report", "notify"),
+        *("check_drift", "approve", "promote", "keep_champion", "build_report", "notify"),
     }
     assert set(dag.task_ids) == expected
     assert dag.task_dict["validate"].upstream_task_ids == {"wait_for_data"}
@@ -87,14 +88,50 @@ def test_pipeline_shape(dagbag):
     assert dag.task_dict["build_report"].upstream_task_ids >= {"promote", "keep_champion", "check_drift"}
     assert dag.task_dict["build_report"].trigger_rule == "none_failed_min_one_success"
     assert "build_report" in dag.task_dict["notify"].upstream_task_ids
-    # Drift is measured against the champion as it was before this run could replace it.
-    assert "check_drift" in dag.task_dict["promote"].upstream_task_ids
-    assert dag.task_dict["choose_path"].downstream_task_ids == {"promote", "keep_champion"}
-    # Both branches come after publish: the model a promotion points at exists.
-    assert "publish" in dag.task_dict["promote"].upstream_task_ids
-    assert "publish" in dag.task_dict["keep_champion"].upstream_task_ids
+    # Drift is measured against the champion as it was before this run could replace it, and both branches
+    # come after publish (the model a promotion points at exists): the gate before them takes both.
+    assert {"check_drift", "publish", "evaluate"} <= dag.task_dict["approve"].upstream_task_ids
+    assert dag.task_dict["approve"].downstream_task_ids == {"promote", "keep_champion"}
+    assert dag.task_dict["promote"].upstream_task_ids >= {"approve", "publish"}
+    assert "approve" in dag.task_dict["keep_champion"].upstream_task_ids
     # Promotions never run side by side within this deployment (S3 conditional writes cover the rest).
     assert dag.task_dict["promote"].max_active_tis_per_dag == 1
+
+
+def test_the_promotion_gate_is_a_human_in_the_loop_branch_whose_silence_keeps_the_champion(dagbag):
+    from airflow.providers.standard.operators.hitl import HITLBranchOperator
+
+    gate = dagbag.dags[DAG_ID].task_dict["approve"]
+    assert isinstance(gate, HITLBranchOperator)
+    assert gate.options == ["Approve", "Reject"]
+    assert gate.options_mapping == {"Approve": "promote", "Reject": "keep_champion"}
+    assert gate.defaults == ["Reject"]  # the timeout's answer
+    # The approval form shows the comment field only, not the DAG's Params.
+    assert list(gate.serialized_params) == ["comment"]
+
+
+def test_the_approval_params_default_to_a_person_signing_off_within_a_day(dagbag):
+    params = dagbag.dags[DAG_ID].params
+    approval = params.get_param("approval")
+    assert (approval.value, approval.schema["enum"]) == ("required", ["auto", "required"])
+    timeout = params.get_param("approval_timeout")
+    assert (timeout.value, timeout.schema["type"]) == (86400, "integer")
+    assert timeout.schema["minimum"] >= 1 and timeout.schema["maximum"] == 7 * 86400
+    # The run may wait that long for an approval (and the sensor for its file) before dagrun_timeout ends it.
+    dag = dagbag.dags[DAG_ID]
+    assert (
+        dag.dagrun_timeout.total_seconds()
+        > timeout.schema["maximum"] + params.get_param("wait_timeout_seconds").schema["maximum"]
+    )
+
+
+def test_a_late_run_alerts_through_airflows_deadline_alert(dagbag):
+    dag = dagbag.dags[DAG_ID]
+    [alert] = dag.deadline
+    assert type(alert.reference).__name__ == "DagRunLogicalDateDeadline"
+    assert alert.interval.total_seconds() == 6 * 3600
+    assert type(alert.callback).__name__ == "SyncCallback"
+    assert alert.callback.path == "bank_marketing_common.deadline.alert_late_run"
 
 
 def test_scoring_shape(dagbag):

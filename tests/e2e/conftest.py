@@ -65,6 +65,8 @@ def airflow_server(aws) -> Generator[airflow_api.Api]:
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
         # The LocalExecutor forks this many workers up front (default 32); the tests run 2 runs at a time.
         "AIRFLOW__CORE__PARALLELISM": "8",
+        # How often the scheduler applies approval timeouts (default 15 s): the timeout test waits 5 s.
+        "AIRFLOW__SCHEDULER__TRIGGER_TIMEOUT_CHECK_INTERVAL": "2",
     }
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, root, ignore_errors=True)

@@ -40,8 +40,14 @@ def scheduler(airflow_server, aws):
 
 
 def _conf(scheduler, **conf):
-    """A run's conf: this module's topic, logistic regression only (the quickest family), and ``conf``."""
-    return {"sns_topic_arn": scheduler.scheduler_topic_arn, "model_families": ["logistic_regression"], **conf}
+    """A run's conf: this module's topic, logistic regression only (the quickest family), automatic promotion,
+    and ``conf``."""
+    return {
+        "sns_topic_arn": scheduler.scheduler_topic_arn,
+        "model_families": ["logistic_regression"],
+        "approval": "auto",  # these runs race to promote; test_approval.py has the runs that wait for a person
+        **conf,
+    }
 
 
 def _objects(s3, prefix: str) -> dict[str, object]:

@@ -279,7 +279,7 @@ def test_a_tampered_champion_pickle_fails_the_run_loudly(second_run, aws, run_da
     assert result.state == "failed", result.states()
     # Failed at once (no retry can fix a pickle that is not what was recorded), and nothing after it ran.
     assert (result.state_of("evaluate"), result.tries("evaluate")) == ("failed", 1)
-    assert not any(result.ran(t) for t in ("publish", "choose_path", "promote", "keep_champion", "notify"))
+    assert not any(result.ran(t) for t in ("publish", "approve", "promote", "keep_champion", "notify"))
     alert = next(m for m in aws.messages(aws.queue_url) if m["subject"].startswith("[bank-ml] FAILED evaluate"))
     assert "does not match the recorded" in alert["message"] and champion["sha256"] in alert["message"]
     assert json.loads(_get(second_run, "models/champion.json")) == champion

@@ -1,9 +1,12 @@
-"""In a real browser: the training DAG's trigger form in Airflow's UI, filled in and submitted.
+"""In a real browser: the training DAG's trigger form in Airflow's UI, filled in and submitted, and the run's
+promotion approved on its Required Actions page.
 
 The session's shared `airflow standalone` (wired to moto's S3/SNS server) serves the UI; headless Chromium,
 driven by Selenium, opens the DAG's "Trigger" dialog, checks that the Params render as a usable form (sections,
 titles, descriptions, a choice list of model families, bounded numbers), changes a few of them, triggers, and
-the REST API then shows the run used exactly those values. Screenshots go to ``out/browser/``; on a failure the
+the REST API then shows the run used exactly those values. The run keeps the default ``approval=required``:
+it waits at ``approve`` until the browser opens the Required Actions page, finds the metrics there, enters a
+comment and clicks Approve; then ``promote`` runs. Screenshots go to ``out/browser/``; on a failure the
 screenshot and page source of that moment are saved there too and named in the error.
 
 Needs the Debian packages ``chromium`` and ``chromium-driver``; nothing is downloaded (Selenium Manager is
@@ -31,7 +34,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from devtools import airflow_api, local_aws
-from include.bank_marketing import families
+from include.bank_marketing import config, families
 from tests.support import data
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -73,6 +76,8 @@ CHROMIUM_ARGS = (
     "--mute-audio",
 )
 
+APPROVE = "[data-testid='hitl-option-Approve']"
+COMMENT = "Reviewed in the browser test"
 FORM = "[data-testid='config-form']"
 DIALOG = "[role='dialog'][data-scope='dialog'][data-state='open']"
 
@@ -238,6 +243,11 @@ class Browser:
     def submit_button(self):
         return self.css(f"{DIALOG} [data-testid='trigger-dag-submit']")
 
+    def open_required_action(self, base: str, run_id: str):
+        """The run's approval request, where the link of the SNS message leads; returns the Approve button."""
+        self.driver.get(f"{base}/dags/{DAG}/runs/{quote(run_id)}/tasks/approve/required_actions")
+        return self.wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, APPROVE)))
+
     def settle(self, condition, message: str):
         """Wait until ``condition(driver)`` is truthy (DOM updates are asynchronous)."""
         return self.wait.until(condition, message)
@@ -252,6 +262,46 @@ class Browser:
             if value == expected or time.monotonic() > deadline:
                 return value
             time.sleep(0.2)
+
+
+def _approve_in_the_browser(api: airflow_api.Api, browser: Browser, run_id: str) -> str:
+    """Wait for the run's approval request, open it as the approver does, check it shows the run's metrics,
+    comment and click Approve; returns the screenshots taken."""
+    started = time.monotonic()
+    deadline = started + 600
+    while (gate := {t["task_id"]: t["state"] for t in api.task_instances(run_id)}.get("approve")) != "awaiting_input":
+        assert gate not in ("success", "skipped", "failed", "upstream_failed"), f"approve is {gate}: nothing to approve"
+        assert time.monotonic() < deadline, f"approve is {gate}, not awaiting input, after 600 s"
+        time.sleep(1)
+    evaluation = api.get(f"/dags/{DAG}/dagRuns/{quote(run_id)}/taskInstances/evaluate/xcomEntries/return_value")
+    metrics = evaluation["value"]["metrics"]
+    with browser.evidence_on_failure("approval"):
+        shown_at = time.monotonic()
+        approve = browser.open_required_action(api.root, run_id)
+        page = browser.css("body").text
+        # The approver decides from this page: the verdict, every metric beside its baseline, the drift, the report.
+        assert "Verdict: PASS." in page, page
+        for name, title in config.METRIC_TITLES.items():
+            assert re.search(rf"{re.escape(title)} {metrics[name]:.4f} ", page), (
+                f"{title} {metrics[name]:.4f} not shown"
+            )
+        assert "Drift" in page and "report.html" in page, page
+        comment = browser.visible("#element_comment")
+        browser.type_into(comment, COMMENT)
+        page_shot = browser.shot("approval-page")
+        browser.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", approve)
+        approve.click()
+        hitl = f"/dags/{DAG}/dagRuns/{quote(run_id)}/taskInstances/approve/-1/hitlDetails"
+        browser.settle(lambda _: api.get(hitl)["response_received"], "no response recorded after clicking Approve")
+        answered = browser.shot("approval-answered")
+        response = api.get(hitl)
+        assert (response["chosen_options"], response["params_input"]) == (["Approve"], {"comment": COMMENT})
+    print(
+        f"\napproval: the run asked {shown_at - started:.0f} s after the trigger; the browser opened the request "
+        f"and approved it in {time.monotonic() - shown_at:.1f} s"
+    )
+    browser.driver.get("about:blank")
+    return f"{page_shot}, {answered}"
 
 
 def _dag_params(api: airflow_api.Api) -> dict[str, dict]:
@@ -352,6 +402,7 @@ def test_a_run_triggered_from_the_form_uses_exactly_the_values_entered(airflow_u
 
     # Off the run page while waiting: the page polls the API every few seconds, CPU the run's tasks need.
     browser.driver.get("about:blank")
+    shots += ", " + _approve_in_the_browser(airflow_ui, browser, run_id)
     try:
         [run] = airflow_ui.wait_for_runs([run_id], timeout=600).values()
     except AssertionError:
@@ -407,6 +458,15 @@ def test_a_run_triggered_from_the_form_uses_exactly_the_values_entered(airflow_u
     assert candidates == [f"{prefix}/candidates/{CHOSEN_FAMILY}.joblib"]
     model = json.loads(s3.get_object(Bucket=BUCKET, Key=f"{prefix}/model.json")["Body"].read())
     assert model["family"] == CHOSEN_FAMILY
-    [message] = aws.messages(airflow_ui.queue_url)
+    asked, message = aws.messages(airflow_ui.queue_url)  # the approval request, then the run's report
+    assert asked["subject"].startswith("[bank-ml] APPROVAL NEEDED"), asked
     text = message["message"]
     assert re.search(rf"^Leaderboard \(CV AUC\): {CHOSEN_FAMILY} [0-9.]+$", text, re.MULTILINE), text
+
+    # Approved in the browser: promote ran and made the model the champion, with the comment on record.
+    states = {t["task_id"]: t["state"] for t in airflow_ui.task_instances(run_id)}
+    assert (states["approve"], states["promote"], states["keep_champion"]) == ("success", "success", "skipped")
+    assert message["subject"].endswith(", promoted"), message
+    assert "Approval: APPROVED by " in text and COMMENT in text, text
+    champion = json.loads(s3.get_object(Bucket=BUCKET, Key="models/champion.json")["Body"].read())
+    assert champion["run_id"] == run_id

@@ -21,6 +21,8 @@ def test_defaults_name_every_param_with_its_default():
         "param_grids": {},
         "drift_threshold": config.DRIFT_PSI_THRESHOLD,
         "promotion_margin": config.PROMOTION_MARGIN,
+        "approval": "required",
+        "approval_timeout": 24 * 3600,
         "baseline_auc": config.BASELINES["auc"],
         "baseline_f1": config.BASELINES["f1"],
         "baseline_precision": config.BASELINES["precision"],
@@ -71,6 +73,8 @@ def test_from_params_of_the_defaults():
         drift_threshold=config.DRIFT_PSI_THRESHOLD,
         promotion_margin=config.PROMOTION_MARGIN,
         baselines=config.BASELINES,
+        approval="required",
+        approval_timeout=24 * 3600,
         sns_topic_arn=config.DEFAULT_TOPIC_ARN,
     )
     assert list(settings.baselines) == list(config.METRICS)

@@ -8,7 +8,7 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from include.bank_marketing import config, evaluation, registry, storage
+from include.bank_marketing import approval, config, evaluation, registry, storage
 from include.bank_marketing.context import RunContext
 from include.bank_marketing.contracts import Champion, Decision, Verdict
 from include.bank_marketing.layout import CHAMPION_KEY, history_key
@@ -26,6 +26,9 @@ TEST = pd.DataFrame(
     }
 )
 MARGIN = 0.002
+# The approval gate's records of runs that asked nobody: promoted under "auto", or kept by the rules.
+AUTO = approval.without_person("auto", {"promote": True})  # type: ignore[typeddict-item]
+NOT_ASKED = approval.without_person("auto", {"promote": False})  # type: ignore[typeddict-item]
 
 
 def scored(auc: float, verdict: Verdict = Verdict.PASS, failed: tuple[str, ...] = (), **changes) -> dict:
@@ -126,7 +129,7 @@ def test_first_run_promotes_and_records_history(s3, split):
     assert result["decision"]["champion_run_id"] is None
     assert result["decision"]["champion_etag"] is None
 
-    final = registry.promote(_run(s3, "run-1"), split, result, artifacts)
+    final = registry.promote(_run(s3, "run-1"), split, result, artifacts, AUTO)
 
     assert final["promote"] is True
     champion = _champion(s3)
@@ -158,7 +161,8 @@ def test_compare_with_champion_returns_the_decision_and_its_context(s3):
 
     decision = registry.compare_with_champion(_run(s3, "run-1"), result, TEST, 0.01)
 
-    assert set(decision) == Decision.__required_keys__ | Decision.__optional_keys__
+    # Every key but the approval record, which the gate adds later.
+    assert set(decision) == (Decision.__required_keys__ | Decision.__optional_keys__) - {"approval"}
     assert decision == {
         "promote": True,
         "reason": "first champion: no model promoted yet; AUC 0.8125 passes",
@@ -172,7 +176,7 @@ def test_compare_with_champion_returns_the_decision_and_its_context(s3):
 
 def test_score_champion_rescores_the_champion_on_the_given_rows(s3, split):
     first, first_artifacts = _evaluate_and_decide(s3, "run-1", "good", 1.0)
-    registry.promote(_run(s3, "run-1"), split, first, first_artifacts)
+    registry.promote(_run(s3, "run-1"), split, first, first_artifacts, AUTO)
     champion, etag = registry.read_champion(s3, BUCKET)
 
     assert etag
@@ -186,7 +190,7 @@ def test_read_champion_before_the_first_promotion(s3):
 
 def test_challenger_is_compared_with_the_champion_rescored_on_the_same_rows(s3, split):
     first, first_artifacts = _evaluate_and_decide(s3, "run-1", "good", 1.0)
-    registry.promote(_run(s3, "run-1"), split, first, first_artifacts)
+    registry.promote(_run(s3, "run-1"), split, first, first_artifacts, AUTO)
 
     second, _ = _evaluate_and_decide(s3, "run-2", "fair", 0.8125)
 
@@ -194,7 +198,7 @@ def test_challenger_is_compared_with_the_champion_rescored_on_the_same_rows(s3, 
     assert second["decision"]["champion_auc"] == pytest.approx(1.0)  # re-scored here, not copied
     assert second["decision"]["promote"] is False
     assert second["decision"]["reason"] == "challenger AUC 0.8125 < champion 1.0000 + margin 0.002"
-    final = registry.keep(_run(s3, "run-2"), second)
+    final = registry.keep(_run(s3, "run-2"), second, NOT_ASKED)
     assert final["promote"] is False
     assert final["reason"] == second["decision"]["reason"]  # keep records the evaluation's own decision
     assert _champion(s3)["run_id"] == "run-1"
@@ -208,7 +212,7 @@ def test_keep_records_a_given_decision_instead_of_the_evaluations(s3):
     assert result["decision"]["promote"] is True
     other = {**result["decision"], "reason": "re-decided"}
 
-    final = registry.keep(_run(s3, "run-1"), result, other)
+    final = registry.keep(_run(s3, "run-1"), result, NOT_ASKED, other)
 
     assert (final["promote"], final["reason"]) == (False, "re-decided")
     assert _history(s3, "run-1")["decision"] == "kept_champion"
@@ -221,9 +225,9 @@ def test_racing_promotions_never_leave_the_pointer_on_the_loser(s3, split):
     weak, weak_artifacts = _evaluate_and_decide(s3, "weak", "fair", 0.8125)
     assert strong["decision"]["promote"] and weak["decision"]["promote"]
 
-    registry.promote(_run(s3, "strong"), split, strong, strong_artifacts)
+    registry.promote(_run(s3, "strong"), split, strong, strong_artifacts, AUTO)
     # The weak run promotes with a stale view: its conditional write must not win.
-    final = registry.promote(_run(s3, "weak"), split, weak, weak_artifacts)
+    final = registry.promote(_run(s3, "weak"), split, weak, weak_artifacts, AUTO)
 
     assert final["promote"] is False
     assert final["reason"] == "challenger AUC 0.8125 < champion 1.0000 + margin 0.002"
@@ -237,8 +241,8 @@ def test_a_better_late_challenger_replaces_the_race_winner(s3, split):
     weak, weak_artifacts = _evaluate_and_decide(s3, "weak", "fair", 0.8125)
     strong, strong_artifacts = _evaluate_and_decide(s3, "strong", "good", 1.0)
 
-    registry.promote(_run(s3, "weak"), split, weak, weak_artifacts)
-    final = registry.promote(_run(s3, "strong"), split, strong, strong_artifacts)
+    registry.promote(_run(s3, "weak"), split, weak, weak_artifacts, AUTO)
+    final = registry.promote(_run(s3, "strong"), split, strong, strong_artifacts, AUTO)
 
     assert final["promote"] is True
     assert final["reason"] == "challenger AUC 1.0000 >= champion 0.8125 + margin 0.002"
@@ -267,7 +271,7 @@ def test_promote_gives_up_when_the_pointer_keeps_changing(s3, split, monkeypatch
     monkeypatch.setattr(registry, "_put_pointer", always_changed)
 
     with pytest.raises(registry.ChampionChangedError, match="gave up after 5 attempts"):
-        registry.promote(_run(s3, "run-1"), split, result, artifacts)
+        registry.promote(_run(s3, "run-1"), split, result, artifacts, AUTO)
 
     assert len(calls) == registry.MAX_PROMOTION_ATTEMPTS
     assert all_keys(s3) == sorted(["runs/run-1/model.joblib", "runs/shared/test.parquet"])  # no history line
@@ -275,12 +279,12 @@ def test_promote_gives_up_when_the_pointer_keeps_changing(s3, split, monkeypatch
 
 def test_rerun_of_a_promoted_run_is_idempotent(s3, split):
     result, artifacts = _evaluate_and_decide(s3, "run-1", "good", 1.0)
-    registry.promote(_run(s3, "run-1"), split, result, artifacts)
+    registry.promote(_run(s3, "run-1"), split, result, artifacts, AUTO)
     before = _champion(s3)
     keys_before = all_keys(s3)
 
     # A cleared and re-run promote task: same run, stale decision (it saw no champion).
-    final = registry.promote(_run(s3, "run-1"), split, result, artifacts)
+    final = registry.promote(_run(s3, "run-1"), split, result, artifacts, AUTO)
 
     assert final["promote"] is True
     assert _champion(s3) == before
@@ -290,7 +294,7 @@ def test_rerun_of_a_promoted_run_is_idempotent(s3, split):
 
 def test_a_tampered_champion_stops_the_comparison(s3, split):
     result, artifacts = _evaluate_and_decide(s3, "run-1", "good", 1.0)
-    registry.promote(_run(s3, "run-1"), split, result, artifacts)
+    registry.promote(_run(s3, "run-1"), split, result, artifacts, AUTO)
     s3.put_object(Bucket=BUCKET, Key="runs/run-1/model.joblib", Body=b"not the promoted pickle")
 
     challenger, _ = _setup_model(s3, "run-2", "fair", 0.8125)
@@ -300,7 +304,7 @@ def test_a_tampered_champion_stops_the_comparison(s3, split):
 
 def test_a_champion_that_cannot_score_new_columns_yields(s3, split):
     result, artifacts = _evaluate_and_decide(s3, "run-1", "good", 1.0)
-    registry.promote(_run(s3, "run-1"), split, result, artifacts)
+    registry.promote(_run(s3, "run-1"), split, result, artifacts, AUTO)
 
     challenger, _ = _setup_model(s3, "run-2", "fair", 0.8125)
     decision = registry.compare_with_champion(_run(s3, "run-2"), challenger, TEST.drop(columns=["good"]), MARGIN)
