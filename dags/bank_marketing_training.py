@@ -84,9 +84,9 @@ INPUT_KEY = input_key_template()
     schedule=CronTriggerTimetable("@daily", timezone="UTC"),
     start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
     catchup=False,
-    # Two runs at most: a backfill can overlap the daily run, but the training fan-out of more would
-    # oversubscribe a small worker pool.
-    max_active_runs=2,
+    # Three runs at most: one may be waiting for an approval (no worker slot held while it waits) beside the
+    # daily run and a backfill; more training at once would oversubscribe a small worker pool.
+    max_active_runs=3,
     # A safety net, past the longest wait for the file and for an approval, plus the work itself.
     dagrun_timeout=timedelta(seconds=config.WAIT_TIMEOUT_MAX_SECONDS + config.APPROVAL_TIMEOUT_MAX_SECONDS)
     + timedelta(hours=8),

@@ -1,11 +1,15 @@
 """A person signs off each promotion: runs with ``approval=required`` under a real scheduler (the session's
 shared ``airflow standalone``), answered through the REST API as the UI does, and a run held past its deadline.
 
-- Two runs waiting at once on the same data: the newer is approved and promoted first; approving the older
-  afterwards must not move the champion pointer back (the rule is re-checked at promotion time).
-- A rejection keeps the champion and records who, when and why in the history, the report and the SNS message.
-- No answer within ``approval_timeout`` (5 s here) keeps the champion, and says so.
-- A run still waiting for its file past its deadline sends the deadline alert, naming the task it is stuck in.
+Two rounds, each filling the DAG's run slots (``max_active_runs=3``) with runs that wait side by side:
+
+1. Three runs waiting for approval at once. Two on the same data: the newer is approved and promoted first;
+   approving the older afterwards must not move the champion pointer back (the rule is re-checked at
+   promotion time). The third is rejected with a comment: the champion is kept, and who, when and why go to
+   the history, the report and the SNS message.
+2. A run left unanswered past a 5 s ``approval_timeout``: the champion is kept, and it says so. Beside it, a
+   run whose sensor waits for a file that never comes, past its deadline: the deadline alert names the run
+   and the task it is stuck in.
 
 The browser side (the Required Actions page, clicking Approve) is in test_trigger_form.py. The runs train
 logistic regression on the stratified sample: what is checked is the gate, not the model.
@@ -14,6 +18,7 @@ logistic regression on the stratified sample: what is checked is the gate, not t
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
@@ -34,7 +39,7 @@ WAITING = "awaiting_input"
 # Seconds between a request appearing and its answer, as a person reading it takes at least. (An answer that
 # lands before the scheduler has processed the parked try's end costs a retry on Airflow 3.3.2, and the gate
 # then resumes with that answer: RELIABILITY.md.)
-READING_S = 2
+READING_S = 1
 REQUIRED = {
     "approval": "required",
     "model_families": ["logistic_regression"],
@@ -96,35 +101,41 @@ def _report(s3, bucket: str, run_id: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def two_waiting(gate, aws):
-    """Two runs of the same data waiting for approval at once; the newer approved first, then the older."""
-    bucket = "approval-pair"
-    aws.create_bucket(bucket)
-    aws.upload(bucket, config.DEFAULT_INPUT_KEY, data.sample_csv())
+def three_waiting(gate, aws):
+    """Round 1: three runs waiting for approval at once; ``rejected`` is rejected, ``newer`` approved and
+    promoted, then ``older`` approved."""
+    pair, other = "approval-pair", "approval-no"
+    for bucket in (pair, other):
+        aws.create_bucket(bucket)
+        aws.upload(bucket, config.DEFAULT_INPUT_KEY, data.sample_csv())
     aws.messages(gate.approval_queue_url)  # an empty inbox
-    older = _trigger(gate, bucket)
-    newer = _trigger(gate, bucket)
+    older, newer, rejected = _trigger(gate, pair), _trigger(gate, pair), _trigger(gate, other)
     started = time.monotonic()
-    for run_id in (older, newer):
+    for run_id in (older, newer, rejected):
         _wait_for_task(gate, run_id, GATE, WAITING)
     waited_s = time.monotonic() - started
     s3 = aws.client("s3")
     request = gate.get(_hitl(gate, older))
-    preview = _report(s3, bucket, older)
+    preview = _report(s3, pair, older)
     asked = aws.messages(gate.approval_queue_url)
 
+    rejection = _answer(gate, rejected, "Reject", "Not before the audit")
     _answer(gate, newer, "Approve", "newer first")
-    runs = gate.wait_for_runs([newer])
-    champion_after_newer = json.loads(s3.get_object(Bucket=bucket, Key=CHAMPION_KEY)["Body"].read())
+    _wait_for_task(gate, newer, "promote", "success")
+    champion_after_newer = json.loads(s3.get_object(Bucket=pair, Key=CHAMPION_KEY)["Body"].read())
     _answer(gate, older, "Approve", "older, approved late")
-    runs |= gate.wait_for_runs([older])
+    runs = gate.wait_for_runs([older, newer, rejected])
     print(
-        f"\ntwo runs waiting for approval after {waited_s:.0f} s; both finished {time.monotonic() - started:.0f} s in"
+        f"\nthree runs waiting for approval {waited_s:.0f} s after their trigger; "
+        f"all done in {time.monotonic() - started:.0f} s"
     )
     return {
-        "bucket": bucket,
+        "pair": pair,
+        "other": other,
         "older": older,
         "newer": newer,
+        "rejected": rejected,
+        "rejection": rejection,
         "runs": runs,
         "request": request,
         "preview": preview,
@@ -134,8 +145,14 @@ def two_waiting(gate, aws):
     }
 
 
-def test_a_waiting_run_shows_the_approver_verdict_metrics_drift_and_report(two_waiting):
-    request = two_waiting["request"]
+def _final(messages: list[dict], run_id: str) -> dict:
+    """The run's report message (not its approval request)."""
+    [final] = [m for m in messages if run_id in m["message"] and "APPROVAL NEEDED" not in m["subject"]]
+    return final
+
+
+def test_a_waiting_run_shows_the_approver_verdict_metrics_drift_and_report(three_waiting):
+    request = three_waiting["request"]
     assert request["options"] == ["Approve", "Reject"] and request["defaults"] == ["Reject"]
     assert request["subject"].startswith("Promote logistic_regression (AUC ")
     body = request["body"]
@@ -145,34 +162,34 @@ def test_a_waiting_run_shows_the_approver_verdict_metrics_drift_and_report(two_w
     assert "**Drift**" in body and "[report.html](" in body
     assert "no champion (this would be the first)" in body
     # The report the request links to exists while the run waits, and says so.
-    assert "Awaiting approval" in two_waiting["preview"]
+    assert "Awaiting approval" in three_waiting["preview"]
 
 
-def test_each_waiting_run_sends_an_sns_message_with_the_link_to_decide(two_waiting, gate):
-    asked = [m for m in two_waiting["asked"] if m["subject"].startswith("[bank-ml] APPROVAL NEEDED")]
-    assert len(asked) == 2, two_waiting["asked"]
-    for run_id in (two_waiting["older"], two_waiting["newer"]):
+def test_each_waiting_run_sends_an_sns_message_with_the_link_to_decide(three_waiting, gate):
+    asked = [m for m in three_waiting["asked"] if m["subject"].startswith("[bank-ml] APPROVAL NEEDED")]
+    assert len(asked) == 3, three_waiting["asked"]
+    for run_id in (three_waiting["older"], three_waiting["newer"], three_waiting["rejected"]):
         link = f"{gate.root}/dags/{DAG}/runs/{run_id}/tasks/{GATE}/required_actions"
         assert any(link in m["message"] for m in asked), f"no link for {run_id}"
 
 
-def test_approve_through_the_rest_api_promotes(two_waiting, aws):
-    newer, bucket = two_waiting["newer"], two_waiting["bucket"]
-    assert two_waiting["runs"][newer]["state"] == "success"
-    assert two_waiting["champion_after_newer"]["run_id"] == newer
-    history = _history(aws.client("s3"), bucket, newer)
+def test_approve_through_the_rest_api_promotes(three_waiting, aws):
+    newer = three_waiting["newer"]
+    assert three_waiting["runs"][newer]["state"] == "success"
+    assert three_waiting["champion_after_newer"]["run_id"] == newer
+    history = _history(aws.client("s3"), three_waiting["pair"], newer)
     assert history["decision"] == "promoted"
     assert history["approval"]["outcome"] == "approved"
     assert history["approval"]["comment"] == "newer first"
     assert history["approval"]["responded_by"]  # the API's user, as the UI would record a person
-    [final] = [m for m in two_waiting["messages"] if newer in m["message"]]
+    final = _final(three_waiting["messages"], newer)
     assert final["subject"].endswith(", promoted")
     assert "Approval: APPROVED by " in final["message"]
 
 
-def test_approving_the_older_run_after_the_newer_was_promoted_keeps_the_newer(two_waiting, aws, gate):
-    older, newer, bucket = two_waiting["older"], two_waiting["newer"], two_waiting["bucket"]
-    assert two_waiting["runs"][older]["state"] == "success"
+def test_approving_the_older_run_after_the_newer_was_promoted_keeps_the_newer(three_waiting, aws, gate):
+    older, newer, bucket = three_waiting["older"], three_waiting["newer"], three_waiting["pair"]
+    assert three_waiting["runs"][older]["state"] == "success"
     s3 = aws.client("s3")
     assert json.loads(s3.get_object(Bucket=bucket, Key=CHAMPION_KEY)["Body"].read())["run_id"] == newer
     history = _history(s3, bucket, older)
@@ -183,39 +200,15 @@ def test_approving_the_older_run_after_the_newer_was_promoted_keeps_the_newer(tw
     assert _task(gate, older, "promote")["state"] == "success"  # approved: promote ran, and declined
 
 
-@pytest.fixture(scope="module")
-def rejected_and_timed_out(gate, aws):
-    """One run rejected with a comment, one left unanswered past a 5 s approval timeout; both would have
-    been the bucket's first champion."""
-    bucket = "approval-no"
-    aws.create_bucket(bucket)
-    aws.upload(bucket, config.DEFAULT_INPUT_KEY, data.sample_csv())
-    aws.messages(gate.approval_queue_url)
-    rejected = _trigger(gate, bucket)
-    timed_out = _trigger(gate, bucket, approval_timeout=5)
-    _wait_for_task(gate, rejected, GATE, WAITING)
-    answer = _answer(gate, rejected, "Reject", "Not before the audit")
-    runs = gate.wait_for_runs([rejected, timed_out])
-    return {
-        "bucket": bucket,
-        "rejected": rejected,
-        "timed_out": timed_out,
-        "answer": answer,
-        "runs": runs,
-        "messages": aws.messages(gate.approval_queue_url),
-    }
-
-
-def test_reject_keeps_the_champion_and_records_why_in_history_report_and_sns(rejected_and_timed_out, aws, gate):
-    case = rejected_and_timed_out
-    run_id, bucket = case["rejected"], case["bucket"]
-    assert case["runs"][run_id]["state"] == "success"
+def test_reject_keeps_the_champion_and_records_why_in_history_report_and_sns(three_waiting, aws, gate):
+    run_id, bucket = three_waiting["rejected"], three_waiting["other"]
+    assert three_waiting["runs"][run_id]["state"] == "success"
     assert _task(gate, run_id, "promote")["state"] == "skipped"
     assert _task(gate, run_id, "keep_champion")["state"] == "success"
     s3 = aws.client("s3")
     assert not s3.list_objects_v2(Bucket=bucket, Prefix=CHAMPION_KEY).get("Contents"), "a rejected model promoted"
     history = _history(s3, bucket, run_id)
-    who = case["answer"]["responded_by"]["name"]
+    who = three_waiting["rejection"]["responded_by"]["name"]
     assert history["decision"] == "kept_champion"
     assert history["approval"]["outcome"] == "rejected"
     assert history["approval"]["comment"] == "Not before the audit"
@@ -223,13 +216,48 @@ def test_reject_keeps_the_champion_and_records_why_in_history_report_and_sns(rej
     assert history["reason"].startswith(f"rejected by {who}") and "Not before the audit" in history["reason"]
     report = _report(s3, bucket, run_id)
     assert "Not before the audit" in report and "REJECTED" in report
-    [final] = [m for m in case["messages"] if run_id in m["message"] and "APPROVAL NEEDED" not in m["subject"]]
+    final = _final(three_waiting["messages"], run_id)
     assert final["subject"].endswith("rejected, champion kept")
     assert "Not before the audit" in final["message"]
 
 
-def test_no_answer_within_the_approval_timeout_keeps_the_champion_and_says_so(rejected_and_timed_out, aws, gate):
-    case = rejected_and_timed_out
+@pytest.fixture(scope="module")
+def timed_out_and_late(three_waiting, gate, aws):
+    """Round 2: a run left unanswered past a 5 s approval timeout, and beside it a run whose sensor waits for
+    a file that never comes, past its deadline (logical date, the end of its data interval, + 6 h falls 10 s
+    after the trigger), with a topic of its own; that run is ended (marked failed) once its alert is in."""
+    bucket, late_bucket = "approval-timeout", "approval-late"
+    aws.create_bucket(bucket)
+    aws.upload(bucket, config.DEFAULT_INPUT_KEY, data.sample_csv())
+    aws.create_bucket(late_bucket)
+    late_topic, late_queue = aws.create_topic_with_queue("approval-late-alerts")
+    aws.messages(gate.approval_queue_url)
+    logical = datetime.now(UTC) - timedelta(hours=config.DEADLINE_HOURS) + timedelta(seconds=10)
+    late = _trigger(gate, late_bucket, logical.isoformat(), wait_timeout_seconds=300, sns_topic_arn=late_topic)
+    timed_out = _trigger(gate, bucket, approval_timeout=5)
+    started = time.monotonic()
+    alerts: list[dict] = []
+    try:
+        while not alerts:
+            assert time.monotonic() - started < 120, "no deadline alert within 110 s of the deadline"
+            alerts = [m for m in aws.messages(late_queue) if m["subject"].startswith("[bank-ml] LATE")]
+            time.sleep(0 if alerts else 1)
+        print(f"\ndeadline alert {time.monotonic() - started:.0f} s after the trigger (deadline at 10 s)")
+    finally:  # the run has done its part: end it, so it holds no run slot of the shared scheduler
+        gate.send("PATCH", f"/dags/{DAG}/dagRuns/{quote(late)}", {"state": "failed"})
+    runs = gate.wait_for_runs([timed_out])
+    return {
+        "bucket": bucket,
+        "timed_out": timed_out,
+        "late": late,
+        "alerts": alerts,
+        "runs": runs,
+        "messages": aws.messages(gate.approval_queue_url),
+    }
+
+
+def test_no_answer_within_the_approval_timeout_keeps_the_champion_and_says_so(timed_out_and_late, aws, gate):
+    case = timed_out_and_late
     run_id = case["timed_out"]
     assert case["runs"][run_id]["state"] == "success"
     assert _task(gate, run_id, "keep_champion")["state"] == "success"
@@ -238,36 +266,25 @@ def test_no_answer_within_the_approval_timeout_keeps_the_champion_and_says_so(re
     assert history["approval"]["outcome"] == "timed_out"
     assert history["approval"]["responded_by"] is None
     assert "no answer within the approval timeout of 5 s" in history["reason"]
-    [final] = [m for m in case["messages"] if run_id in m["message"] and "APPROVAL NEEDED" not in m["subject"]]
+    final = _final(case["messages"], run_id)
     assert final["subject"].endswith("no approval, champion kept")
     assert "TIMED OUT" in final["message"]
 
 
-def test_a_run_held_past_its_deadline_alerts_naming_the_task_it_is_stuck_in(gate, aws):
-    """The deadline is the logical date (the end of the data interval) + 6 h: a run whose interval ended
-    6 h less 20 s ago meets it 20 s after it starts, while its sensor waits for a file that never comes."""
-    bucket = "approval-late"
-    aws.create_bucket(bucket)
-    aws.messages(gate.approval_queue_url)
-    logical = datetime.now(UTC) - timedelta(hours=config.DEADLINE_HOURS) + timedelta(seconds=20)
-    run_id = _trigger(gate, bucket, logical_date=logical.isoformat(), wait_timeout_seconds=120)
-    try:
-        deadline = time.monotonic() + 120
-        late: list[dict] = []
-        while not late:
-            assert time.monotonic() < deadline, "no deadline alert within 100 s of the deadline"
-            time.sleep(2)
-            late = [m for m in aws.messages(gate.approval_queue_url) if m["subject"].startswith("[bank-ml] LATE")]
-    finally:  # the run has done its part: end it, so it holds no run slot of the shared scheduler
-        gate.send("PATCH", f"/dags/{DAG}/dagRuns/{quote(run_id)}", {"state": "failed"})
-    [alert] = late
-    assert run_id in alert["message"]
-    assert "wait_for_data (up_for_reschedule)" in alert["message"] or "wait_for_data (running)" in alert["message"]
+def test_a_run_held_past_its_deadline_alerts_naming_the_task_it_is_stuck_in(timed_out_and_late):
+    [alert] = timed_out_and_late["alerts"]
+    assert timed_out_and_late["late"] in alert["message"]
+    stuck = r"Stuck in: wait_for_data \((queued|running|up_for_reschedule|scheduled)\)"
+    assert re.search(stuck, alert["message"]), alert
     assert "wait_for_data" in alert["subject"]
 
 
-def test_history_lines_of_this_module_are_one_per_run(two_waiting, rejected_and_timed_out, aws):
+def test_history_lines_are_one_per_run(three_waiting, timed_out_and_late, aws):
     s3 = aws.client("s3")
-    for case, keys in ((two_waiting, ("older", "newer")), (rejected_and_timed_out, ("rejected", "timed_out"))):
-        lines = storage.list_keys(s3, case["bucket"], "models/history/")
-        assert sorted(lines) == sorted(history_key(case[k]) for k in keys)
+    expected = {
+        three_waiting["pair"]: (three_waiting["older"], three_waiting["newer"]),
+        three_waiting["other"]: (three_waiting["rejected"],),
+        timed_out_and_late["bucket"]: (timed_out_and_late["timed_out"],),
+    }
+    for bucket, run_ids in expected.items():
+        assert sorted(storage.list_keys(s3, bucket, "models/history/")) == sorted(history_key(r) for r in run_ids)
