@@ -32,6 +32,10 @@ def main() -> int:
         print(f"local S3/SNS server (moto): {aws.endpoint}; s3://{local_aws.DEFAULT_BUCKET}/banking.csv uploaded")
         print(f"SNS topic {topic_arn}; its messages land in SQS queue {queue_url}")
         print(f"Airflow UI: http://127.0.0.1:{port}/dags/bank_marketing_training (Ctrl-C to stop)")
+        print(
+            "A run whose model would be promoted waits for your decision (approval=required): Browse > Required "
+            "Actions, or the link in the SNS message; choose approval=auto in the trigger form to skip it."
+        )
         try:
             return local_aws.airflow(["standalone"], env).returncode
         except KeyboardInterrupt:  # standalone stops its own components on Ctrl-C
