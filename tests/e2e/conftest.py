@@ -40,6 +40,12 @@ def run_dag(aws) -> Generator[Callable[..., dag_runs.RunResult]]:
         yield dag_runs.run_dag
 
 
+def _keep_log(log: Path, kept: Path) -> None:
+    with contextlib.suppress(OSError):
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, kept)
+
+
 @pytest.fixture(scope="session")
 def airflow_server(aws) -> Generator[airflow_api.Api]:
     """``airflow standalone`` (LocalExecutor) on a free port with its own AIRFLOW_HOME, wired to the session's
@@ -70,6 +76,8 @@ def airflow_server(aws) -> Generator[airflow_api.Api]:
     }
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, root, ignore_errors=True)
+        # The scheduler's and API server's log outlives the server, for a failure to be read afterwards.
+        stack.callback(_keep_log, home / "standalone.log", local_aws.ROOT / "out" / "standalone-last.log")
         celery_demo.ensure_packages()
         postgres = celery_demo.start_postgres(root / "postgres", stack)
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = postgres.url("postgresql+psycopg2")

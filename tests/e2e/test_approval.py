@@ -86,9 +86,25 @@ def _hitl(api, run_id: str) -> str:
 
 
 def _answer(api, run_id: str, option: str, comment: str) -> dict:
-    """Answer the run's approval request through the REST API, as the UI's buttons do."""
-    time.sleep(READING_S)
-    return api.send("PATCH", _hitl(api, run_id), {"chosen_options": [option], "params_input": {"comment": comment}})
+    """Answer the run's approval request through the REST API, as the UI's buttons do, and wait until the
+    gate has taken the answer. If Airflow lost it (the gate was retried and asks again: RELIABILITY.md), answer
+    the new request, as a person would on the second SNS message; twice at most."""
+    body = {"chosen_options": [option], "params_input": {"comment": comment}}
+    for _ in range(3):
+        time.sleep(READING_S)
+        asked_try = _task(api, run_id, GATE)["try_number"]
+        answer = api.send("PATCH", _hitl(api, run_id), body)
+        deadline = time.monotonic() + 120
+        while (gate := _task(api, run_id, GATE))["state"] != "success":
+            if gate["state"] == WAITING and gate["try_number"] > asked_try:
+                print(f"\n{run_id}: the answer to try {asked_try} was lost; try {gate['try_number']} asks again")
+                break
+            assert gate["state"] not in ("failed", "upstream_failed"), f"{run_id}: the gate {gate['state']}"
+            assert time.monotonic() < deadline, f"{run_id}: the gate is {gate['state']} 120 s after the answer"
+            time.sleep(1)
+        else:
+            return answer
+    raise AssertionError(f"{run_id}: three answers lost")
 
 
 def _history(s3, bucket: str, run_id: str) -> dict:

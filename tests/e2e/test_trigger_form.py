@@ -264,44 +264,73 @@ class Browser:
             time.sleep(0.2)
 
 
+def _gate(api: airflow_api.Api, run_id: str) -> dict:
+    [ti] = [t for t in api.task_instances(run_id) if t["task_id"] == "approve"]
+    return ti
+
+
+def _wait_for_request(api: airflow_api.Api, run_id: str, after_try: int = 0, timeout: float = 600) -> dict:
+    """The gate once it awaits input in a try later than ``after_try``."""
+    deadline = time.monotonic() + timeout
+    while not ((gate := _gate(api, run_id))["state"] == "awaiting_input" and gate["try_number"] > after_try):
+        assert gate["state"] not in ("skipped", "failed", "upstream_failed"), f"approve is {gate['state']}"
+        assert time.monotonic() < deadline, f"approve is {gate['state']}, not awaiting input, after {timeout} s"
+        time.sleep(1)
+    return gate
+
+
 def _approve_in_the_browser(api: airflow_api.Api, browser: Browser, run_id: str) -> str:
     """Wait for the run's approval request, open it as the approver does, check it shows the run's metrics,
-    comment and click Approve; returns the screenshots taken."""
+    comment and click Approve; returns the screenshots taken. If Airflow loses the answer (the gate is retried
+    and asks again: RELIABILITY.md), approve the new request too, as a person would; twice at most."""
     started = time.monotonic()
-    deadline = started + 600
-    while (gate := {t["task_id"]: t["state"] for t in api.task_instances(run_id)}.get("approve")) != "awaiting_input":
-        assert gate not in ("success", "skipped", "failed", "upstream_failed"), f"approve is {gate}: nothing to approve"
-        assert time.monotonic() < deadline, f"approve is {gate}, not awaiting input, after 600 s"
-        time.sleep(1)
+    gate = _wait_for_request(api, run_id)
     evaluation = api.get(f"/dags/{DAG}/dagRuns/{quote(run_id)}/taskInstances/evaluate/xcomEntries/return_value")
     metrics = evaluation["value"]["metrics"]
+    hitl = f"/dags/{DAG}/dagRuns/{quote(run_id)}/taskInstances/approve/-1/hitlDetails"
+    shots = []
     with browser.evidence_on_failure("approval"):
         shown_at = time.monotonic()
-        approve = browser.open_required_action(api.root, run_id)
-        page = browser.css("body").text
-        # The approver decides from this page: the verdict, every metric beside its baseline, the drift, the report.
-        assert "Verdict: PASS." in page, page
-        for name, title in config.METRIC_TITLES.items():
-            assert re.search(rf"{re.escape(title)} {metrics[name]:.4f} ", page), (
-                f"{title} {metrics[name]:.4f} not shown"
-            )
-        assert "Drift" in page and "report.html" in page, page
-        comment = browser.visible("#element_comment")
-        browser.type_into(comment, COMMENT)
-        page_shot = browser.shot("approval-page")
-        browser.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", approve)
-        approve.click()
-        hitl = f"/dags/{DAG}/dagRuns/{quote(run_id)}/taskInstances/approve/-1/hitlDetails"
-        browser.settle(lambda _: api.get(hitl)["response_received"], "no response recorded after clicking Approve")
-        answered = browser.shot("approval-answered")
-        response = api.get(hitl)
-        assert (response["chosen_options"], response["params_input"]) == (["Approve"], {"comment": COMMENT})
+        for _ in range(3):
+            approve = browser.open_required_action(api.root, run_id)
+            page = browser.css("body").text
+            # The approver decides from this page: the verdict, every metric beside its baseline, the drift and
+            # the report.
+            assert "Verdict: PASS." in page, page
+            for name, title in config.METRIC_TITLES.items():
+                shown = re.search(rf"{re.escape(title)} {metrics[name]:.4f} ", page)
+                assert shown, f"{title} {metrics[name]:.4f} not shown"
+            assert "Drift" in page and "report.html" in page, page
+            comment = browser.visible("#element_comment")
+            browser.type_into(comment, COMMENT)
+            shots.append(browser.shot("approval-page"))
+            browser.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", approve)
+            approve.click()
+            browser.settle(lambda _: api.get(hitl)["response_received"], "no response recorded after clicking Approve")
+            shots.append(browser.shot("approval-answered"))
+            response = api.get(hitl)
+            assert (response["chosen_options"], response["params_input"]) == (["Approve"], {"comment": COMMENT})
+            deadline = time.monotonic() + 120
+            while (now := _gate(api, run_id))["state"] != "success":
+                if now["state"] == "awaiting_input" and now["try_number"] > gate["try_number"]:
+                    print(
+                        f"\n{run_id}: the answer to try {gate['try_number']} was lost; "
+                        f"approving try {now['try_number']}"
+                    )
+                    gate = now
+                    break
+                assert time.monotonic() < deadline, f"approve is {now['state']} 120 s after the click"
+                time.sleep(1)
+            else:
+                break
+        else:
+            raise AssertionError(f"{run_id}: three approvals lost")
     print(
         f"\napproval: the run asked {shown_at - started:.0f} s after the trigger; the browser opened the request "
         f"and approved it in {time.monotonic() - shown_at:.1f} s"
     )
     browser.driver.get("about:blank")
-    return f"{page_shot}, {answered}"
+    return ", ".join(str(p) for p in shots)
 
 
 def _dag_params(api: airflow_api.Api) -> dict[str, dict]:
