@@ -57,6 +57,9 @@ TOPIC = "trigger-form-alerts"
 CHOSEN_FAMILY = "logistic_regression"
 CHOSEN_FOLDS = 2  # the default is 3; 2 is allowed (minimum) and the quickest
 WAIT = 30  # seconds for any element to appear or settle
+# Seconds for a page of the UI to load: the first load in a fresh browser compiles the UI's JavaScript, and
+# the suite's busiest minutes (approval runs here, the Celery demo on the other worker) share 2 cores with it.
+PAGE_LOAD = 90
 
 CHROMIUM_ARGS = (
     "--headless=new",
@@ -151,7 +154,9 @@ class Browser:
     def open_trigger_form(self, base: str) -> None:
         """The DAG's page, then its "Trigger" button: the dialog with the Params form."""
         self.driver.get(f"{base}/dags/{DAG}")
-        button = self.wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid='trigger-dag-button']")))
+        button = WebDriverWait(self.driver, PAGE_LOAD, poll_frequency=0.2).until(
+            ec.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid='trigger-dag-button']"))
+        )
         button.click()
         self.visible(DIALOG)
         self.visible(FORM)
@@ -246,7 +251,9 @@ class Browser:
     def open_required_action(self, base: str, run_id: str):
         """The run's approval request, where the link of the SNS message leads; returns the Approve button."""
         self.driver.get(f"{base}/dags/{DAG}/runs/{quote(run_id)}/tasks/approve/required_actions")
-        return self.wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, APPROVE)))
+        return WebDriverWait(self.driver, PAGE_LOAD, poll_frequency=0.2).until(
+            ec.element_to_be_clickable((By.CSS_SELECTOR, APPROVE))
+        )
 
     def settle(self, condition, message: str):
         """Wait until ``condition(driver)`` is truthy (DOM updates are asynchronous)."""
