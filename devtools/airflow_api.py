@@ -15,6 +15,7 @@ from collections.abc import Generator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psutil
 import requests
@@ -57,6 +58,40 @@ class Api:
     def task_instances(self, run_id: str) -> list[dict]:
         """Every task instance of ``run_id``, mapped ones included."""
         return self.get(f"/dags/{self.dag_id}/dagRuns/{run_id}/taskInstances", limit=100)["task_instances"]
+
+    def task_instance(self, run_id: str, task_id: str) -> dict:
+        """The (unmapped) instance of ``task_id`` in ``run_id``."""
+        [ti] = [t for t in self.task_instances(run_id) if t["task_id"] == task_id]
+        return ti
+
+    def wait_for_task(self, run_id: str, task_id: str, state: str, after_try: int = 0, timeout: float = 300) -> dict:
+        """The instance of ``task_id`` once it is in ``state`` in a try later than ``after_try``; fails early
+        when the run ends first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ti = self.task_instance(run_id, task_id)
+            if ti["state"] == state and ti["try_number"] > after_try:
+                return ti
+            run = self.get(f"/dags/{self.dag_id}/dagRuns/{quote(run_id)}")
+            assert run["state"] not in ("success", "failed"), (
+                f"{run_id} ended {run['state']}; {task_id} is {ti['state']}"
+            )
+            assert time.monotonic() < deadline, f"{run_id}: {task_id} not {state} in {timeout} s (it is {ti['state']})"
+            time.sleep(1)
+
+    def answer_taken(self, run_id: str, task_id: str, asked_try: int, timeout: float = 120) -> bool:
+        """After answering the human-in-the-loop request of ``task_id``'s try ``asked_try``: True once the task
+        has succeeded with the answer, False if a later try asks again (Airflow 3.3.2 lost the answer: see
+        RELIABILITY.md)."""
+        deadline = time.monotonic() + timeout
+        while (ti := self.task_instance(run_id, task_id))["state"] != "success":
+            if ti["state"] == "awaiting_input" and ti["try_number"] > asked_try:
+                print(f"\n{run_id}: the answer to try {asked_try} was lost; try {ti['try_number']} asks again")
+                return False
+            assert ti["state"] not in ("failed", "upstream_failed"), f"{run_id}: {task_id} {ti['state']}"
+            assert time.monotonic() < deadline, f"{run_id}: {task_id} is {ti['state']} {timeout} s after the answer"
+            time.sleep(1)
+        return True
 
     def wait_until_up(self, process: subprocess.Popen | None, log: Path | None, timeout: float = 240) -> None:
         """Poll until the DAG is served, failing early if ``process`` exits (with the tail of ``log``)."""

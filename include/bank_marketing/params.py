@@ -74,7 +74,7 @@ class TrainingSettings:
             baselines={
                 name: float(params[baseline_param(name)]) for name in config.METRICS if baseline_param(name) in params
             },
-            approval=ApprovalMode(params.get("approval", config.APPROVAL_DEFAULT)).value,
-            approval_timeout=int(params.get("approval_timeout", config.APPROVAL_TIMEOUT_SECONDS)),
+            approval=ApprovalMode(params["approval"]).value,
+            approval_timeout=int(params["approval_timeout"]),
             sns_topic_arn=params["sns_topic_arn"],
         )

@@ -63,24 +63,6 @@ def _trigger(api, bucket: str, logical_date: str | None = None, **conf) -> str:
     return api.send("POST", f"/dags/{DAG}/dagRuns", body)["dag_run_id"]
 
 
-def _task(api, run_id: str, task_id: str) -> dict:
-    [ti] = [t for t in api.task_instances(run_id) if t["task_id"] == task_id]
-    return ti
-
-
-def _wait_for_task(api, run_id: str, task_id: str, state: str, timeout: float = 300) -> dict:
-    """The task instance once it is in ``state``; fails early when the run ends first."""
-    deadline = time.monotonic() + timeout
-    while True:
-        ti = _task(api, run_id, task_id)
-        if ti["state"] == state:
-            return ti
-        run = api.get(f"/dags/{DAG}/dagRuns/{quote(run_id)}")
-        assert run["state"] not in ("success", "failed"), f"{run_id} ended {run['state']}; {task_id} is {ti['state']}"
-        assert time.monotonic() < deadline, f"{run_id}: {task_id} not {state} in {timeout} s (it is {ti['state']})"
-        time.sleep(1)
-
-
 def _hitl(api, run_id: str) -> str:
     return f"/dags/{DAG}/dagRuns/{quote(run_id)}/taskInstances/{GATE}/-1/hitlDetails"
 
@@ -92,17 +74,9 @@ def _answer(api, run_id: str, option: str, comment: str) -> dict:
     body = {"chosen_options": [option], "params_input": {"comment": comment}}
     for _ in range(3):
         time.sleep(READING_S)
-        asked_try = _task(api, run_id, GATE)["try_number"]
+        asked_try = api.task_instance(run_id, GATE)["try_number"]
         answer = api.send("PATCH", _hitl(api, run_id), body)
-        deadline = time.monotonic() + 120
-        while (gate := _task(api, run_id, GATE))["state"] != "success":
-            if gate["state"] == WAITING and gate["try_number"] > asked_try:
-                print(f"\n{run_id}: the answer to try {asked_try} was lost; try {gate['try_number']} asks again")
-                break
-            assert gate["state"] not in ("failed", "upstream_failed"), f"{run_id}: the gate {gate['state']}"
-            assert time.monotonic() < deadline, f"{run_id}: the gate is {gate['state']} 120 s after the answer"
-            time.sleep(1)
-        else:
+        if api.answer_taken(run_id, GATE, asked_try):
             return answer
     raise AssertionError(f"{run_id}: three answers lost")
 
@@ -128,7 +102,7 @@ def three_waiting(gate, aws):
     older, newer, rejected = _trigger(gate, pair), _trigger(gate, pair), _trigger(gate, other)
     started = time.monotonic()
     for run_id in (older, newer, rejected):
-        _wait_for_task(gate, run_id, GATE, WAITING)
+        gate.wait_for_task(run_id, GATE, WAITING)
     waited_s = time.monotonic() - started
     s3 = aws.client("s3")
     request = gate.get(_hitl(gate, older))
@@ -137,7 +111,7 @@ def three_waiting(gate, aws):
 
     rejection = _answer(gate, rejected, "Reject", "Not before the audit")
     _answer(gate, newer, "Approve", "newer first")
-    _wait_for_task(gate, newer, "promote", "success")
+    gate.wait_for_task(newer, "promote", "success")
     champion_after_newer = json.loads(s3.get_object(Bucket=pair, Key=CHAMPION_KEY)["Body"].read())
     _answer(gate, older, "Approve", "older, approved late")
     runs = gate.wait_for_runs([older, newer, rejected])
@@ -213,14 +187,14 @@ def test_approving_the_older_run_after_the_newer_was_promoted_keeps_the_newer(th
     assert history["approval"]["outcome"] == "approved"
     assert history["champion_run_id"] == newer
     assert "< champion" in history["reason"]  # re-decided against the newer champion, on the older run's rows
-    assert _task(gate, older, "promote")["state"] == "success"  # approved: promote ran, and declined
+    assert gate.task_instance(older, "promote")["state"] == "success"  # approved: promote ran, and declined
 
 
 def test_reject_keeps_the_champion_and_records_why_in_history_report_and_sns(three_waiting, aws, gate):
     run_id, bucket = three_waiting["rejected"], three_waiting["other"]
     assert three_waiting["runs"][run_id]["state"] == "success"
-    assert _task(gate, run_id, "promote")["state"] == "skipped"
-    assert _task(gate, run_id, "keep_champion")["state"] == "success"
+    assert gate.task_instance(run_id, "promote")["state"] == "skipped"
+    assert gate.task_instance(run_id, "keep_champion")["state"] == "success"
     s3 = aws.client("s3")
     assert not s3.list_objects_v2(Bucket=bucket, Prefix=CHAMPION_KEY).get("Contents"), "a rejected model promoted"
     history = _history(s3, bucket, run_id)
@@ -276,7 +250,7 @@ def test_no_answer_within_the_approval_timeout_keeps_the_champion_and_says_so(ti
     case = timed_out_and_late
     run_id = case["timed_out"]
     assert case["runs"][run_id]["state"] == "success"
-    assert _task(gate, run_id, "keep_champion")["state"] == "success"
+    assert gate.task_instance(run_id, "keep_champion")["state"] == "success"
     history = _history(aws.client("s3"), case["bucket"], run_id)
     assert history["decision"] == "kept_champion"
     assert history["approval"]["outcome"] == "timed_out"

@@ -271,27 +271,12 @@ class Browser:
             time.sleep(0.2)
 
 
-def _gate(api: airflow_api.Api, run_id: str) -> dict:
-    [ti] = [t for t in api.task_instances(run_id) if t["task_id"] == "approve"]
-    return ti
-
-
-def _wait_for_request(api: airflow_api.Api, run_id: str, after_try: int = 0, timeout: float = 600) -> dict:
-    """The gate once it awaits input in a try later than ``after_try``."""
-    deadline = time.monotonic() + timeout
-    while not ((gate := _gate(api, run_id))["state"] == "awaiting_input" and gate["try_number"] > after_try):
-        assert gate["state"] not in ("skipped", "failed", "upstream_failed"), f"approve is {gate['state']}"
-        assert time.monotonic() < deadline, f"approve is {gate['state']}, not awaiting input, after {timeout} s"
-        time.sleep(1)
-    return gate
-
-
 def _approve_in_the_browser(api: airflow_api.Api, browser: Browser, run_id: str) -> str:
     """Wait for the run's approval request, open it as the approver does, check it shows the run's metrics,
     comment and click Approve; returns the screenshots taken. If Airflow loses the answer (the gate is retried
     and asks again: RELIABILITY.md), approve the new request too, as a person would; twice at most."""
     started = time.monotonic()
-    gate = _wait_for_request(api, run_id)
+    gate = api.wait_for_task(run_id, "approve", "awaiting_input", timeout=600)
     evaluation = api.get(f"/dags/{DAG}/dagRuns/{quote(run_id)}/taskInstances/evaluate/xcomEntries/return_value")
     metrics = evaluation["value"]["metrics"]
     hitl = f"/dags/{DAG}/dagRuns/{quote(run_id)}/taskInstances/approve/-1/hitlDetails"
@@ -317,19 +302,9 @@ def _approve_in_the_browser(api: airflow_api.Api, browser: Browser, run_id: str)
             shots.append(browser.shot("approval-answered"))
             response = api.get(hitl)
             assert (response["chosen_options"], response["params_input"]) == (["Approve"], {"comment": COMMENT})
-            deadline = time.monotonic() + 120
-            while (now := _gate(api, run_id))["state"] != "success":
-                if now["state"] == "awaiting_input" and now["try_number"] > gate["try_number"]:
-                    print(
-                        f"\n{run_id}: the answer to try {gate['try_number']} was lost; "
-                        f"approving try {now['try_number']}"
-                    )
-                    gate = now
-                    break
-                assert time.monotonic() < deadline, f"approve is {now['state']} 120 s after the click"
-                time.sleep(1)
-            else:
+            if api.answer_taken(run_id, "approve", gate["try_number"]):
                 break
+            gate = api.wait_for_task(run_id, "approve", "awaiting_input", after_try=gate["try_number"])
         else:
             raise AssertionError(f"{run_id}: three approvals lost")
     print(
