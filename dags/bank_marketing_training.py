@@ -37,15 +37,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from bank_marketing_common.approval import PromotionGate
+from bank_marketing_common.arrivals import incoming_inlets, resolve_run_input, training_schedule
 from bank_marketing_common.aws import (
     CHAMPION_ASSET,
     alert_run_failure,
     default_args,
-    input_key_template,
     publish_sns,
     run_context,
     wait_for_file,
@@ -62,6 +63,8 @@ from include.bank_marketing.contracts import (
     Decision,
     DriftCheck,
     Evaluation,
+    OtherRun,
+    RunInput,
     RunReport,
     RunResults,
     Split,
@@ -71,17 +74,15 @@ from include.bank_marketing.contracts import (
 from include.bank_marketing.layout import render_key
 from include.bank_marketing.params import TrainingSettings
 
-INPUT_KEY = input_key_template()
-
 
 @dag(
     dag_id="bank_marketing_training",
     dag_display_name="Bank marketing: daily retraining",
     description="Retrain, evaluate and publish the bank-marketing model from S3, with an SNS report.",
     doc_md=__doc__,
-    # Daily at midnight UTC. A trigger timetable, said explicitly: a run's logical date is then the end of its
-    # data interval, whatever [scheduler] create_cron_data_intervals says, so the deadline below counts from it.
-    schedule=CronTriggerTimetable("@daily", timezone="UTC"),
+    # Daily at midnight UTC, and once per new file under s3://{bucket}/raw/ (S3 -> SQS -> the triggerer's
+    # watcher), whichever comes first: a file whose event was lost is still read by the next daily run.
+    schedule=training_schedule(),
     start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
     catchup=False,
     # Three runs at most: one may be waiting for an approval (no worker slot held while it waits) beside the
@@ -98,7 +99,40 @@ INPUT_KEY = input_key_template()
     on_failure_callback=alert_run_failure,
 )
 def bank_marketing_training():
-    wait_for_data = wait_for_file("wait_for_data", INPUT_KEY)
+    # One at a time: each records in the asset's state store which new files it takes (the rest of the run
+    # follows the key it returns). The key is not a template field: a run started by a file event has no
+    # logical date, and an input_key template may use {{ ds }}.
+    @task(multiple_outputs=True, inlets=incoming_inlets(), max_active_tis_per_dag=1)
+    def resolve_input(params=None, run_id=None) -> RunInput:
+        context = get_current_context()
+
+        def default_key() -> str:
+            return render_key(
+                params["input_key"], ds=context.get("ds"), ds_nodash=context.get("ds_nodash"), run_id=run_id
+            )
+
+        try:
+            run_input = resolve_run_input(context, default_key)
+        except ValueError as exc:
+            raise AirflowFailException(str(exc)) from None
+        if run_input["key"] is None:
+            raise AirflowSkipException("every file of the events that started this run already has its run")
+        return run_input
+
+    # Airflow maps only over a task's return value, not over one key of a multiple_outputs task.
+    @task
+    def other_files(other_runs: list[OtherRun]) -> list[OtherRun]:
+        return other_runs
+
+    run_input = resolve_input()
+    # Files that arrived together start one run between them: each file after the first gets a run of its own
+    # (its run id is derived from the file, so it is never started twice).
+    TriggerDagRunOperator.partial(
+        task_id="start_runs_for_other_files",
+        trigger_dag_id="bank_marketing_training",
+        skip_when_already_exists=True,
+    ).expand_kwargs(other_files(run_input["other_runs"]))
+    wait_for_data = wait_for_file("wait_for_data", run_input["key"])
 
     # multiple_outputs=False: one XCom holding the small dict, not one XCom per key.
     @task(multiple_outputs=False)
@@ -206,7 +240,7 @@ def bank_marketing_training():
         publish_sns(params["sns_topic_arn"], subject, message)
         return subject
 
-    validated = validate(INPUT_KEY)
+    validated = validate(run_input["key"])
     wait_for_data >> validated
     drift = check_drift(validated)
     split = preprocess(validated)

@@ -112,6 +112,8 @@ class Api:
         seconds for it: on a busy machine the scheduler may take a while, and a run left going would race
         whatever the caller does next."""
         self.send("PATCH", f"/dags/{self.dag_id}", {"is_paused": False})
+        # An asset watcher starts when the DAG processor sees the DAG unpaused; the tests parse rarely.
+        self.reparse()
         deadline = time.monotonic() + timeout
         while not (scheduled := [r for r in self.runs() if r["run_type"] == "scheduled"]):
             if time.monotonic() > deadline:
@@ -121,11 +123,21 @@ class Api:
             self.send("PATCH", f"/dags/{self.dag_id}/dagRuns/{run['dag_run_id']}", {"state": "success"})
         # Until the tasks it had started are stopped: the caller's next request should find a quiet scheduler.
         while time.monotonic() < deadline and any(
-            ti["state"] in ("queued", "running", "scheduled", "up_for_reschedule")
+            ti["state"] in ("queued", "running", "scheduled", "up_for_reschedule", "deferred")
             for run in scheduled
             for ti in self.task_instances(run["dag_run_id"])
         ):
             time.sleep(1)
+
+    def reparse(self) -> None:
+        """Ask the DAG processor to parse the DAG's file now (it does every min_file_process_interval anyway)."""
+        token = self.get(f"/dags/{self.dag_id}/details")["file_token"]
+        requests.put(f"{self.base}/parseDagFile/{token}", timeout=REQUEST_TIMEOUT).raise_for_status()
+
+    def watched_assets(self) -> list[dict]:
+        """The assets that schedule the DAG and have a watcher (the DAG processor registers a watcher only while
+        the DAG is unpaused)."""
+        return [a for a in self.get("/assets", dag_ids=self.dag_id, limit=100)["assets"] if a.get("watchers")]
 
     def scheduler_silent_for(self) -> float:
         """Seconds since the scheduler's last heartbeat (0 if it never beat yet or the API cannot tell)."""

@@ -26,6 +26,8 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account, matching the DAG's default topic ARN
 DEFAULT_BUCKET = "bank-ml"
 DEFAULT_TOPIC = "bank-ml-alerts"
+INCOMING_QUEUE = "bank-ml-incoming"  # the DAG's default BANK_ML_EVENTS_QUEUE
+INCOMING_PREFIX = "raw/"  # and BANK_ML_EVENTS_PREFIX
 DATA_FILE = ROOT / "include" / "data" / "banking.csv"
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # moto only
 
@@ -85,6 +87,42 @@ class LocalEndpoint:
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
         return topic_arn, queue_url
 
+    def watch_incoming(
+        self, bucket: str = DEFAULT_BUCKET, queue: str = INCOMING_QUEUE, prefix: str = INCOMING_PREFIX
+    ) -> str:
+        """File events: the SQS queue the training DAG's watcher reads, with the policy that lets S3 send to it,
+        and ``bucket``'s notification of every new ``prefix``*.csv object to it. Returns the queue's URL.
+
+        The same set-up as against real AWS (README, "File events"). S3 sends an ``s3:TestEvent`` to the queue
+        when the notification is configured; the watcher drops it.
+        """
+        sqs, s3 = self.client("sqs"), self.client("s3")
+        queue_url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        policy = incoming_queue_policy(queue_arn, bucket, ACCOUNT)
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "Id": "bank-ml-new-training-files",
+                        "QueueArn": queue_arn,
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {
+                            "Key": {
+                                "FilterRules": [
+                                    {"Name": "prefix", "Value": prefix},
+                                    {"Name": "suffix", "Value": ".csv"},
+                                ]
+                            }
+                        },
+                    }
+                ]
+            },
+        )
+        return queue_url
+
     def upload(self, bucket: str, key: str, body: bytes | Path) -> None:
         """Put ``body`` (bytes or a file's content) at ``s3://bucket/key``."""
         data = body.read_bytes() if isinstance(body, Path) else body
@@ -93,9 +131,11 @@ class LocalEndpoint:
     def seed(
         self, bucket: str = DEFAULT_BUCKET, key: str = "banking.csv", data: bytes | Path = DATA_FILE
     ) -> tuple[str, str]:
-        """The private ``bucket`` with ``data`` (default ``include/data/banking.csv``) at ``key``, and the alert
-        topic with its SQS inbox: what a DAG run needs. Returns ``(topic_arn, queue_url)``."""
+        """The private ``bucket`` with ``data`` (default ``include/data/banking.csv``) at ``key``, its file events
+        (:meth:`watch_incoming`), and the alert topic with its SQS inbox: what a DAG run needs. Returns
+        ``(topic_arn, queue_url)`` of the alerts."""
         self.create_bucket(bucket)
+        self.watch_incoming(bucket)
         self.upload(bucket, key, data)
         return self.create_topic_with_queue()
 
@@ -120,6 +160,26 @@ class LocalEndpoint:
                 envelope = json.loads(msg["Body"])
                 out.append({"subject": envelope.get("Subject") or "", "message": envelope["Message"]})
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=msg["ReceiptHandle"])
+
+
+def incoming_queue_policy(queue_arn: str, bucket: str, account: str) -> dict[str, Any]:
+    """The SQS queue policy that lets S3 send ``bucket``'s notifications to the queue, and nothing else."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "S3SendsNewFileNotifications",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"},
+                    "StringEquals": {"aws:SourceAccount": account},
+                },
+            }
+        ],
+    }
 
 
 class LocalAws(LocalEndpoint):

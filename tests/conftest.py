@@ -44,6 +44,7 @@ XDIST_GROUPS = {
     "tests/e2e/test_scheduler.py": "airflow_server",
     "tests/e2e/test_trigger_form.py": "airflow_server",
     "tests/e2e/test_approval.py": "airflow_server",
+    "tests/e2e/test_arrivals.py": "airflow_server",
     # The DAG runs in this process (DAG.test) on one worker: the migrated SQLite database, the in-process
     # Execution API (about 10 s of CPU to build) and the parsed DAG modules are then paid for once, not twice.
     "tests/e2e/test_training_dag.py": "in_process",

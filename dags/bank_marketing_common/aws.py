@@ -34,25 +34,41 @@ def input_key_template(ds: str = "ds if ds is defined else none") -> str:
     )
 
 
+def _under_dag_test() -> bool:
+    """Whether this task runs inside ``DAG.test()`` (``airflow dags test``), whose supervisor is in-process."""
+    from airflow.sdk.execution_time import task_runner
+
+    return type(getattr(task_runner, "SUPERVISOR_COMMS", None)).__name__ == "InProcessSupervisorComms"
+
+
 class ParamTimeoutS3KeySensor(S3KeySensor):
     """S3KeySensor whose timeout comes from the run's `wait_timeout_seconds` Param (a form field)."""
 
     def execute(self, context):
+        if _under_dag_test():
+            # `airflow dags test` runs a deferred task's trigger in its own process with no timeout: a file
+            # that never comes would hang it. Look for the file here instead; the timeout then fails the task.
+            self.deferrable = False
         self.timeout = float(context["params"]["wait_timeout_seconds"])
-        # Poke about a dozen times within the timeout, at least every 5 s and at most every 5 min.
+        # Look about a dozen times within the timeout, at least every 5 s and at most every 5 min (the
+        # triggerer's S3 requests while deferred).
         self.poke_interval = min(300.0, max(5.0, self.timeout / 12))
         return super().execute(context)
 
 
-def wait_for_file(task_id: str, key_template: str) -> ParamTimeoutS3KeySensor:
-    """The sensor both DAGs start with: the key in ``params.bucket``, in reschedule mode (frees the worker
-    slot between pokes), for ``wait_timeout_seconds``."""
+def wait_for_file(task_id: str, key: Any) -> ParamTimeoutS3KeySensor:
+    """The sensor both DAGs start with: ``key`` (a template or an upstream task's output) in ``params.bucket``,
+    for ``wait_timeout_seconds``.
+
+    Deferrable: it looks once, and if the file is not there yet it hands the wait to the triggerer (an asyncio
+    coroutine there, no worker slot held) until the file appears or the timeout fails it.
+    """
     return ParamTimeoutS3KeySensor(
         task_id=task_id,
         aws_conn_id=AWS_CONN_ID,
         bucket_name="{{ params.bucket }}",
-        bucket_key=key_template,
-        mode="reschedule",
+        bucket_key=key,
+        deferrable=True,
         timeout=config.WAIT_TIMEOUT_SECONDS,
     )
 

@@ -35,6 +35,16 @@ DEFAULT_CV_FOLDS = 3
 # training tasks at once should set BANK_ML_N_JOBS to its cores divided by its task slots.
 N_JOBS = int(os.environ.get("BANK_ML_N_JOBS", "-1"))
 
+# File events: S3 notifies an SQS queue of each new object, and the training DAG runs once per new file under
+# EVENTS_PREFIX ending in EVENTS_SUFFIX (beside its daily schedule). BANK_ML_EVENTS_QUEUE names the queue (or
+# gives its URL); empty turns the watcher off. Read when the DAG file is parsed: a watcher is part of the DAG.
+EVENTS_QUEUE = os.environ.get("BANK_ML_EVENTS_QUEUE", "bank-ml-incoming")
+EVENTS_BUCKET = os.environ.get("BANK_ML_EVENTS_BUCKET", DEFAULT_BUCKET)
+EVENTS_PREFIX = os.environ.get("BANK_ML_EVENTS_PREFIX", "raw/")
+EVENTS_SUFFIX = ".csv"
+# The watcher's SQS long poll: a new file is seen within this many seconds (plus the scheduler's loop).
+EVENTS_WAIT_SECONDS = 10
+
 # Task retries: RETRIES more tries, the first after RETRY_DELAY_SECONDS, doubling up to 10 minutes.
 # BANK_ML_RETRY_DELAY_SECONDS shortens the delay for fault-injection tests (read when the DAG file is parsed).
 RETRIES = 2

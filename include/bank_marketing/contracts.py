@@ -26,6 +26,45 @@ class Verdict(StrEnum):
         return self.value.replace("_", " ")
 
 
+# --- file arrivals (S3 event notifications) and resolve_input --------------------------------------------
+
+
+class NewObject(TypedDict):
+    """One object named by an S3 ``ObjectCreated`` notification: the payload of one asset event."""
+
+    bucket: str
+    key: str  # URL-decoded
+    etag: str  # without quotes
+    size: int
+    event_name: str  # e.g. "ObjectCreated:Put"
+    event_time: str  # ISO 8601, as S3 wrote it
+    version_id: NotRequired[str]  # on versioned buckets
+
+
+class StartedBy(StrEnum):
+    """What started a training run: a new file (an S3 event), the daily schedule, or a person (or backfill)."""
+
+    FILE_EVENT = "file_event"
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+
+
+class OtherRun(TypedDict):
+    """A run to start for another file of the same batch of events (TriggerDagRunOperator's arguments)."""
+
+    trigger_run_id: str
+    conf: dict[str, str]
+
+
+class RunInput(TypedDict):
+    """What resolve_input decided: the key this run trains on, what started it, and runs for other new files."""
+
+    key: str | None  # None: every file of the events already has its run (nothing to do)
+    started_by: str  # a StartedBy value
+    other_runs: list[OtherRun]
+    claims: dict[str, str]  # file identity -> the run that takes it (recorded in the asset's state store)
+
+
 # --- validate -----------------------------------------------------------------------------------------------
 
 

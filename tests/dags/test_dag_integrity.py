@@ -65,8 +65,11 @@ def test_every_dag_has_tags_owner_retries_and_docs(dagbag):
 
 def test_schedule_and_run_limits(dagbag):
     dag = dagbag.dags[DAG_ID]
-    # Daily at midnight UTC, as a trigger timetable: the logical date is the end of the data interval.
-    assert (type(dag.timetable).__name__, dag.timetable.expression) == ("CronTriggerTimetable", "0 0 * * *")
+    # Daily at midnight UTC, as a trigger timetable (the logical date is the end of the data interval), or
+    # when a new file arrives, whichever comes first.
+    assert type(dag.timetable).__name__ == "AssetOrTimeSchedule"
+    daily = dag.timetable.timetable
+    assert (type(daily).__name__, daily.expression) == ("CronTriggerTimetable", "0 0 * * *")
     assert dag.catchup is False
     assert 1 <= dag.max_active_runs <= 4
     assert dag.start_date.year == 2026
@@ -79,11 +82,15 @@ def test_schedule_and_run_limits(dagbag):
 def test_pipeline_shape(dagbag):
     dag = dagbag.dags[DAG_ID]
     expected = {
+        *("resolve_input", "other_files", "start_runs_for_other_files"),
         *("wait_for_data", "validate", "plan_training", "preprocess", "train", "evaluate", "publish"),
         *("check_drift", "approve", "promote", "keep_champion", "build_report", "notify"),
     }
     assert set(dag.task_ids) == expected
-    assert dag.task_dict["validate"].upstream_task_ids == {"wait_for_data"}
+    assert dag.task_dict["wait_for_data"].upstream_task_ids == {"resolve_input"}
+    assert dag.task_dict["validate"].upstream_task_ids == {"wait_for_data", "resolve_input"}
+    # The runs for the other files of a batch start beside this run's work, not after it.
+    assert dag.task_dict["start_runs_for_other_files"].downstream_task_ids == set()
     assert dag.task_dict["train"].upstream_task_ids == {"plan_training", "preprocess"}
     assert dag.task_dict["build_report"].upstream_task_ids >= {"promote", "keep_champion", "check_drift"}
     assert dag.task_dict["build_report"].trigger_rule == "none_failed_min_one_success"
@@ -142,13 +149,16 @@ def test_scoring_shape(dagbag):
 
 
 @pytest.mark.parametrize("dag_id", list(SENSORS))
-def test_sensor_waits_in_reschedule_mode_with_a_bounded_timeout(dagbag, dag_id):
+def test_sensor_defers_to_the_triggerer_with_a_bounded_timeout(dagbag, dag_id):
     sensor = dagbag.dags[dag_id].task_dict[SENSORS[dag_id]]
     assert type(sensor).__name__ == "ParamTimeoutS3KeySensor"
-    assert sensor.mode == "reschedule"
+    assert sensor.deferrable is True
     assert 0 < sensor.timeout <= 24 * 3600
     assert sensor.bucket_name == "{{ params.bucket }}"
-    assert "params.input_key" in sensor.bucket_key
+    if dag_id == DAG_ID:  # the key resolve_input chose (an event's file, or the rendered input_key Param)
+        assert sensor.upstream_task_ids == {"resolve_input"}
+    else:
+        assert "params.input_key" in sensor.bucket_key
 
 
 @pytest.mark.parametrize("dag_id", [DAG_ID, SCORING_DAG_ID])
@@ -230,3 +240,27 @@ def test_promotion_emits_the_champion_asset_that_schedules_scoring(dagbag):
     assert type(timetable).__name__ == "AssetOrTimeSchedule"
     assert asset.uri in str(timetable.asset_condition)
     assert set(scoring.task_ids) == {"wait_for_customers", "score", "notify"}
+
+
+def test_new_files_are_watched_through_sqs_by_the_triggerer(dagbag):
+    from bank_marketing_triggers import S3ArrivalTrigger
+
+    [asset] = dagbag.dags[DAG_ID].timetable.asset_condition.objects
+    assert asset.uri == "s3://bank-ml/raw"  # Airflow normalizes the trailing slash away
+    [watcher] = asset.watchers
+    trigger = watcher.trigger
+    assert isinstance(trigger, S3ArrivalTrigger)
+    assert (trigger.queue, trigger.bucket, trigger.prefix, trigger.suffix) == (
+        "bank-ml-incoming",
+        "bank-ml",
+        "raw/",
+        ".csv",
+    )
+    # resolve_input reads the asset's recent events and state store, one run at a time (claims never race).
+    resolve = dagbag.dags[DAG_ID].task_dict["resolve_input"]
+    assert [inlet.uri for inlet in resolve.inlets] == [asset.uri]
+    assert resolve.max_active_tis_per_dag == 1
+    # The triggerer re-creates the trigger from its serialized form: every argument must survive the trip.
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "bank_marketing_triggers.S3ArrivalTrigger"
+    assert S3ArrivalTrigger(**kwargs).serialize() == (classpath, kwargs)

@@ -19,13 +19,18 @@ from tests.support import dag_runs
 
 @pytest.fixture(scope="session")
 def aws() -> Generator[local_aws.MotoProcess]:
-    """moto's S3/SNS/SQS server on a free 127.0.0.1 port, with the default alert topic and its SQS inbox.
+    """moto's S3/SNS/SQS server on a free 127.0.0.1 port, with the default alert topic and its SQS inbox, and the
+    default bucket with its file events.
 
     In a child process: the unit tests' in-process mock (``mock_aws``) resets every moto backend of the
     process it runs in, and unit tests may run in this process between two end-to-end tests (pytest-xdist).
     """
     with local_aws.MotoProcess() as server:
         server.topic_arn, server.queue_url = server.create_topic_with_queue()
+        # The default bucket's file events, as `make airflow` sets them up: the training DAG's watcher reads
+        # their queue from the start (test_arrivals.py is the only module that writes to this bucket).
+        server.create_bucket()
+        server.incoming_queue_url = server.watch_incoming()
         yield server
 
 

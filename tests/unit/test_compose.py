@@ -398,8 +398,12 @@ def test_init_script_keeps_the_bucket_private():
         ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), "true"
     )
     code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("#"))
-    for forbidden in ("put-bucket-policy", "put-bucket-acl", "--acl", "public-read", "Principal"):
+    for forbidden in ("put-bucket-policy", "put-bucket-acl", "--acl", "public-read", '"*"'):
         assert forbidden not in code, f"init script must not make the bucket public ({forbidden})"
+    # The one policy it writes is the file-event queue's: S3 may send this bucket's notifications, nobody else.
+    principals = re.findall(r'"Principal":\s*(\{[^}]*\})', code)
+    assert principals == ['{"Service": "s3.amazonaws.com"}']
+    assert '"aws:SourceArn": "arn:aws:s3:::bank-ml"' in code
 
 
 def test_no_real_looking_aws_credentials_in_deployment_files(env):
@@ -417,11 +421,20 @@ def test_no_real_looking_aws_credentials_in_deployment_files(env):
 
 def test_readme_iam_policy_is_least_privilege_for_the_dags(dag_defaults):
     readme = (ROOT / "README.md").read_text()
-    (policy_text,) = re.findall(r"```json\n(\{\s*\"Version\".*?)\n```", readme, re.S)
-    statements = json.loads(policy_text)["Statement"]
+    policies = [json.loads(text) for text in re.findall(r"```json\n(\{\s*\"Version\".*?)\n```", readme, re.S)]
+    # The workers' and triggerer's identity policy (no Principal), and the file-event queue's resource policy.
+    [identity] = [p for p in policies if not any("Principal" in s for s in p["Statement"])]
+    [queue_policy] = [p for p in policies if p is not identity]
+    statements = identity["Statement"]
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-    assert actions == {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "sns:Publish"}
-    assert all(s["Effect"] == "Allow" and "Principal" not in s for s in statements)
+    assert actions == {
+        *("s3:GetObject", "s3:PutObject", "s3:ListBucket", "sns:Publish"),
+        *("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"),
+    }
+    assert all(s["Effect"] == "Allow" for s in statements)
+    [send] = queue_policy["Statement"]
+    assert (send["Principal"], send["Action"]) == ({"Service": "s3.amazonaws.com"}, "sqs:SendMessage")
+    assert send["Condition"]["ArnLike"]["aws:SourceArn"] == f"arn:aws:s3:::{dag_defaults['bucket']}"
 
     def resources(action: str) -> set[str]:
         out = set()
@@ -431,6 +444,8 @@ def test_readme_iam_policy_is_least_privilege_for_the_dags(dag_defaults):
         return out
 
     bucket = dag_defaults["bucket"]
+    queue_arn = "arn:aws:sqs:us-east-1:123456789012:bank-ml-incoming"
+    assert resources("sqs:ReceiveMessage") == resources("sqs:DeleteMessage") == {queue_arn} == {send["Resource"]}
     assert dag_defaults["sns_topic_arn"] in resources("sns:Publish")
     assert resources("s3:ListBucket") == {f"arn:aws:s3:::{bucket}"}
     assert f"arn:aws:s3:::{bucket}/{dag_defaults['input_key']}" in resources("s3:GetObject")
