@@ -264,7 +264,7 @@ def test_no_answer_within_the_approval_timeout_keeps_the_champion_and_says_so(ti
 def test_a_run_held_past_its_deadline_alerts_naming_the_task_it_is_stuck_in(timed_out_and_late):
     [alert] = timed_out_and_late["alerts"]
     assert timed_out_and_late["late"] in alert["message"]
-    stuck = r"Stuck in: wait_for_data \((queued|running|up_for_reschedule|scheduled)\)"
+    stuck = r"Stuck in: wait_for_data \((queued|running|deferred|scheduled)\)"
     assert re.search(stuck, alert["message"]), alert
     assert "wait_for_data" in alert["subject"]
 

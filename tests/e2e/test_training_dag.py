@@ -51,9 +51,13 @@ def _get(run, key: str) -> bytes:
 def test_run_succeeds(good_run):
     result = good_run["result"]
     assert result.state == "success", result.states()
-    # Every task succeeded once, the first run promotes so keep_champion is the branch skipped, and the
-    # mapped train task ran once per family, labelled with it.
-    expected = {key: "success" for key in result.tasks} | {("keep_champion", -1): "skipped"}
+    # Every task succeeded once, the first run promotes so keep_champion is the branch skipped, a manual run
+    # starts no run for other files (the mapped task has nothing to map), and the mapped train task ran once
+    # per family, labelled with it.
+    expected = {key: "success" for key in result.tasks} | {
+        ("keep_champion", -1): "skipped",
+        ("start_runs_for_other_files", -1): "skipped",
+    }
     assert result.states() == expected
     assert {r.task_id for r in result.tasks.values() if r.try_number > 1} == set()
     assert {r.rendered_map_index for r in result.of("train")} == FAMILIES
