@@ -37,7 +37,7 @@ XDIST ?= -n 2 --dist loadscope
 test: install
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS); rc=$$?; [ $$rc -ne 5 ] || echo "make test: no tests were collected"; exit $$rc
 
-## Unit tests and DAG integrity only: no server, no DAG run; on the same xdist workers as `test` (35 s here).
+## Unit tests and DAG integrity only: no server, no DAG run; on the same xdist workers as `test` (56 s here).
 test-unit: install
 	$(BIN)/python -m pytest $(XDIST) tests/unit tests/dags $(PYTEST_ARGS); rc=$$?; [ $$rc -ne 5 ] || echo "make test-unit: no tests were collected"; exit $$rc
 
