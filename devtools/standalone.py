@@ -32,10 +32,10 @@ def main() -> int:
         print(f"local S3/SNS server (moto): {aws.endpoint}; s3://{local_aws.DEFAULT_BUCKET}/banking.csv uploaded")
         print(f"SNS topic {topic_arn}; its messages land in SQS queue {queue_url}")
         print(
-            f"File events: a new s3://{local_aws.DEFAULT_BUCKET}/{local_aws.INCOMING_PREFIX}*.csv object starts a "
-            f"training run within about 15 s (S3 -> SQS queue {local_aws.INCOMING_QUEUE} -> the triggerer), e.g. "
-            f"aws --endpoint-url {aws.endpoint} s3 cp banking.csv s3://{local_aws.DEFAULT_BUCKET}/"
-            f"{local_aws.INCOMING_PREFIX}banking.csv"
+            f"File events: once the DAG is unpaused (its watcher starts at the next parse, within 30 s), a new "
+            f"s3://{local_aws.DEFAULT_BUCKET}/{local_aws.INCOMING_PREFIX}*.csv object starts a training run "
+            f"(S3 -> SQS queue {local_aws.INCOMING_QUEUE} -> the triggerer), e.g. aws --endpoint-url {aws.endpoint} "
+            f"s3 cp banking.csv s3://{local_aws.DEFAULT_BUCKET}/{local_aws.INCOMING_PREFIX}banking.csv"
         )
         print(f"Airflow UI: http://127.0.0.1:{port}/dags/bank_marketing_training (Ctrl-C to stop)")
         print(
