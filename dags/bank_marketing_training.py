@@ -51,7 +51,7 @@ from bank_marketing_common.aws import (
     run_context,
     wait_for_file,
 )
-from bank_marketing_common.deadline import late_run_alert
+from bank_marketing_common.deadline import late_run_alerts
 from bank_marketing_common.params import training_params
 
 # Only light modules at parse time; pandas and scikit-learn are imported inside the tasks.
@@ -91,7 +91,7 @@ from include.bank_marketing.params import TrainingSettings
     # A safety net, past the longest wait for the file and for an approval, plus the work itself.
     dagrun_timeout=timedelta(seconds=config.WAIT_TIMEOUT_MAX_SECONDS + config.APPROVAL_TIMEOUT_MAX_SECONDS)
     + timedelta(hours=8),
-    deadline=late_run_alert(),
+    deadline=late_run_alerts(),
     tags=["ml", "bank-marketing", "s3", "sns"],
     params=training_params(),
     user_defined_macros={"render_key": render_key},

@@ -26,8 +26,10 @@ REQUEST_TIMEOUT = 30
 log = logging.getLogger(__name__)
 
 
-def late_run_alert() -> DeadlineAlert | None:
-    """The DAG's deadline: logical date + ``config.DEADLINE_HOURS``, then ``alert_late_run``.
+def late_run_alerts() -> list[DeadlineAlert] | None:
+    """The DAG's deadlines, each followed by ``alert_late_run``: logical date + ``config.DEADLINE_HOURS`` for
+    scheduled runs (and runs triggered with a logical date), and queued time + the same for runs without a
+    logical date (started by a file event, or triggered without one), which the first cannot cover.
 
     None under ``airflow dags test``: there, Airflow 3.3.2 fails every run of a DAG with a deadline as it
     succeeds (``DAG.test`` keeps the alerts' definitions where the scheduler's DAG has their database ids, and
@@ -36,12 +38,20 @@ def late_run_alert() -> DeadlineAlert | None:
     """
     if sys.argv[1:3] == ["dags", "test"]:
         return None
-    return DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
-        interval=timedelta(hours=config.DEADLINE_HOURS),
-        callback=SyncCallback(alert_late_run),
-        name="bank_marketing_late_run",
-    )
+    return [
+        DeadlineAlert(
+            reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+            interval=timedelta(hours=config.DEADLINE_HOURS),
+            callback=SyncCallback(alert_late_run, kwargs={"reference": deadline.LOGICAL_DATE}),
+            name="bank_marketing_late_run",
+        ),
+        DeadlineAlert(
+            reference=DeadlineReference.DAGRUN_QUEUED_AT,
+            interval=timedelta(hours=config.DEADLINE_HOURS),
+            callback=SyncCallback(alert_late_run, kwargs={"reference": deadline.QUEUED_AT}),
+            name="bank_marketing_late_run_without_logical_date",
+        ),
+    ]
 
 
 def _api() -> tuple[str, dict[str, str]]:
@@ -81,14 +91,14 @@ def _task_instances(dag_id: str, run_id: str) -> list[dict[str, Any]]:
     return reply.json()["task_instances"]
 
 
-def alert_late_run(context: dict[str, Any], **_: Any) -> None:
+def alert_late_run(context: dict[str, Any], reference: str = deadline.LOGICAL_DATE, **_: Any) -> None:
     """Deadline callback: an SNS alert naming the late run and the tasks it is stuck in.
 
     ``context`` is what Airflow passes deadline callbacks: ``dag_run`` (the REST API's view of the run,
-    its conf included) and ``deadline`` (``deadline_time``).
+    its conf included) and ``deadline`` (``deadline_time``); ``reference`` says which deadline was missed.
     """
     run, due = context["dag_run"], context["deadline"]["deadline_time"]
-    if (why := deadline.why_no_alert(run, due)) is not None:
+    if (why := deadline.why_no_alert(run, due, reference)) is not None:
         log.info("Run %s missed its deadline %s; no alert: %s", run["dag_run_id"], due, why)
         return
     stuck: list[str] | None

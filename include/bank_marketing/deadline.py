@@ -24,6 +24,9 @@ ACTIVE_STATES = (
     "restarting",
 )
 FINISHED_RUN_STATES = ("success", "failed")
+# What a deadline counts from: the run's logical date, or (runs without one) when it was queued.
+LOGICAL_DATE = "logical_date"
+QUEUED_AT = "queued_at"
 
 
 def _instant(value: Any) -> datetime | None:
@@ -32,15 +35,19 @@ def _instant(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-def why_no_alert(run: Mapping[str, Any], deadline: Any) -> str | None:
+def why_no_alert(run: Mapping[str, Any], deadline: Any, reference: str = LOGICAL_DATE) -> str | None:
     """Why a run that missed its deadline gets no alert, or None when it gets one.
 
-    ``run`` is the DAG run as Airflow's REST API shows it. A run that already finished is not late. A run
-    created after its deadline had passed (a backfill, or a manual re-run of an old date: their data intervals
-    ended long ago) was never going to meet it, so an alert would be noise, not news.
+    ``run`` is the DAG run as Airflow's REST API shows it; ``reference`` is what the deadline counts from. A
+    run that already finished is not late. A run created after its deadline had passed (a backfill, or a
+    manual re-run of an old date: their data intervals ended long ago) was never going to meet it, so an alert
+    would be noise, not news. The queued-time deadline is for runs without a logical date only: a run with
+    one has the logical-date deadline, and one alert per run is enough.
     """
     if run.get("state") in FINISHED_RUN_STATES:
         return f"the run is {run['state']}"
+    if reference == QUEUED_AT and run.get("logical_date"):
+        return "the run has a logical date: its logical-date deadline covers it"
     created, due = _instant(run.get("queued_at") or run.get("start_date")), _instant(deadline)
     if created is not None and due is not None and created >= due:
         return f"the run was created at {created.isoformat()}, after its deadline {due.isoformat()}"

@@ -134,11 +134,15 @@ def test_the_approval_params_default_to_a_person_signing_off_within_a_day(dagbag
 
 def test_a_late_run_alerts_through_airflows_deadline_alert(dagbag):
     dag = dagbag.dags[DAG_ID]
-    [alert] = dag.deadline
-    assert type(alert.reference).__name__ == "DagRunLogicalDateDeadline"
-    assert alert.interval.total_seconds() == 6 * 3600
-    assert type(alert.callback).__name__ == "SyncCallback"
-    assert alert.callback.path == "bank_marketing_common.deadline.alert_late_run"
+    # From the logical date for scheduled runs, from the queued time for runs without one (file events).
+    by_reference = {type(alert.reference).__name__: alert for alert in dag.deadline}
+    assert set(by_reference) == {"DagRunLogicalDateDeadline", "DagRunQueuedAtDeadline"}
+    for name, reference in [("DagRunLogicalDateDeadline", "logical_date"), ("DagRunQueuedAtDeadline", "queued_at")]:
+        alert = by_reference[name]
+        assert alert.interval.total_seconds() == 6 * 3600
+        assert type(alert.callback).__name__ == "SyncCallback"
+        assert alert.callback.path == "bank_marketing_common.deadline.alert_late_run"
+        assert alert.callback.kwargs == {"reference": reference}
 
 
 def test_scoring_shape(dagbag):

@@ -154,3 +154,15 @@ def test_late_run_with_no_active_task():
 
     assert subject.endswith(": run not finished")
     assert "Stuck in: unknown (no task is active)." in body
+
+
+def test_the_queued_time_deadline_alerts_only_runs_without_a_logical_date():
+    due = "2026-11-29T06:00:00+00:00"
+    event_run = {"state": "running", "logical_date": None, "queued_at": "2026-11-29T00:00:05+00:00"}
+    scheduled = {**event_run, "logical_date": "2026-11-29T00:00:00+00:00"}
+
+    assert deadline.why_no_alert(event_run, due, deadline.QUEUED_AT) is None
+    assert "logical-date deadline covers it" in deadline.why_no_alert(scheduled, due, deadline.QUEUED_AT)
+    # The logical-date deadline is unchanged for a scheduled run.
+    assert deadline.why_no_alert(scheduled, due, deadline.LOGICAL_DATE) is None
+    assert deadline.why_no_alert(scheduled, due) is None
