@@ -79,6 +79,15 @@ class Api:
             assert time.monotonic() < deadline, f"{run_id}: {task_id} not {state} in {timeout} s (it is {ti['state']})"
             time.sleep(1)
 
+    def hitl_path(self, run_id: str, task_id: str) -> str:
+        """REST path of the human-in-the-loop request of (unmapped) ``task_id`` in ``run_id``."""
+        return f"/dags/{self.dag_id}/dagRuns/{quote(run_id)}/taskInstances/{task_id}/-1/hitlDetails"
+
+    def answer(self, run_id: str, task_id: str, option: str, comment: str) -> dict:
+        """Answer the request of ``task_id`` with ``option`` and a comment, as the UI's buttons do."""
+        body = {"chosen_options": [option], "params_input": {"comment": comment}}
+        return self.send("PATCH", self.hitl_path(run_id, task_id), body)
+
     def answer_taken(self, run_id: str, task_id: str, asked_try: int, timeout: float = 120) -> bool:
         """After answering the human-in-the-loop request of ``task_id``'s try ``asked_try``: True once the task
         has succeeded with the answer, False if a later try asks again (Airflow 3.3.2 lost the answer: see

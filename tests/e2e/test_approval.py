@@ -63,19 +63,14 @@ def _trigger(api, bucket: str, logical_date: str | None = None, **conf) -> str:
     return api.send("POST", f"/dags/{DAG}/dagRuns", body)["dag_run_id"]
 
 
-def _hitl(api, run_id: str) -> str:
-    return f"/dags/{DAG}/dagRuns/{quote(run_id)}/taskInstances/{GATE}/-1/hitlDetails"
-
-
 def _answer(api, run_id: str, option: str, comment: str) -> dict:
     """Answer the run's approval request through the REST API, as the UI's buttons do, and wait until the
     gate has taken the answer. If Airflow lost it (the gate was retried and asks again: RELIABILITY.md), answer
     the new request, as a person would on the second SNS message; twice at most."""
-    body = {"chosen_options": [option], "params_input": {"comment": comment}}
     for _ in range(3):
         time.sleep(READING_S)
         asked_try = api.task_instance(run_id, GATE)["try_number"]
-        answer = api.send("PATCH", _hitl(api, run_id), body)
+        answer = api.answer(run_id, GATE, option, comment)
         if api.answer_taken(run_id, GATE, asked_try):
             return answer
     raise AssertionError(f"{run_id}: three answers lost")
@@ -105,7 +100,7 @@ def three_waiting(gate, aws):
         gate.wait_for_task(run_id, GATE, WAITING)
     waited_s = time.monotonic() - started
     s3 = aws.client("s3")
-    request = gate.get(_hitl(gate, older))
+    request = gate.get(gate.hitl_path(older, GATE))
     preview = _report(s3, pair, older)
     asked = aws.messages(gate.approval_queue_url)
 

@@ -279,7 +279,7 @@ def _approve_in_the_browser(api: airflow_api.Api, browser: Browser, run_id: str)
     gate = api.wait_for_task(run_id, "approve", "awaiting_input", timeout=600)
     evaluation = api.get(f"/dags/{DAG}/dagRuns/{quote(run_id)}/taskInstances/evaluate/xcomEntries/return_value")
     metrics = evaluation["value"]["metrics"]
-    hitl = f"/dags/{DAG}/dagRuns/{quote(run_id)}/taskInstances/approve/-1/hitlDetails"
+    hitl = api.hitl_path(run_id, "approve")
     shots = []
     with browser.evidence_on_failure("approval"):
         shown_at = time.monotonic()
