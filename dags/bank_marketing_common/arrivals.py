@@ -73,24 +73,19 @@ def resolve_run_input(context: Mapping[str, Any], default_key: Callable[[], str]
     dag_run = context["dag_run"]
     run_type = getattr(dag_run.run_type, "value", str(dag_run.run_type))  # a (str, Enum)
     extras: list[dict[str, Any]] = []
-    claimed: dict[str, str] = {}
     store = None
     if run_type == "asset_triggered" and INCOMING_ASSET is not None:
         triggering = [e for events in context["triggering_asset_events"].values() for e in events]
         recent = context["inlet_events"][INCOMING_ASSET].ascending(False).limit(RECENT_EVENTS)
         extras = _extras([*recent, *triggering])
         store = context["asset_state_store"][INCOMING_ASSET]
-        for obj in arrivals.objects_of_events(extras):
-            taken_by = store.get(arrivals.claim_key(arrivals.identity(obj)))
-            if taken_by:
-                claimed[arrivals.identity(obj)] = str(taken_by)
     run_input = arrivals.resolve(
         bucket=context["params"]["bucket"],
         default_key=default_key,
         run_type=run_type,
         run_id=context["run_id"],
         extras=extras,
-        claimed=claimed,
+        claimed_by=(lambda file_identity: store.get(arrivals.claim_key(file_identity))) if store is not None else None,
     )
     for file_identity, run_id in run_input["claims"].items():
         assert store is not None

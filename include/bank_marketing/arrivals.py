@@ -1,7 +1,7 @@
 """New files announced by S3 event notifications: which of them start a training run, and on which key.
 
 S3 sends an ``ObjectCreated`` notification to an SQS queue; the triggerer's watcher (plugins/
-bank_marketing_triggers.py) reads the queue and turns each new object that passes :func:`wanted` into one
+bank_marketing_triggers.py) reads the queue and turns each new object that passes :class:`WatchRule` into one
 asset event; the training run it starts resolves its input with :func:`resolve`. Everything here is plain
 Python on JSON values: no Airflow, no AWS calls.
 """
@@ -81,18 +81,33 @@ def _object_of(record: Any) -> NewObject | None:
         key = unquote_plus(str(raw["key"]))
         if not event_name.startswith("ObjectCreated:") or not key:
             return None
-        obj: NewObject = {
-            "bucket": bucket,
-            "key": key,
-            "etag": str(raw.get("eTag") or "").strip('"'),
-            "size": int(raw.get("size") or 0),
-            "event_name": event_name,
-            "event_time": str(record.get("eventTime") or ""),
-        }
-        if raw.get("versionId"):
-            obj["version_id"] = str(raw["versionId"])
+        return _new_object(
+            bucket=bucket,
+            key=key,
+            etag=str(raw.get("eTag") or "").strip('"'),
+            size=raw.get("size"),
+            event_name=event_name,
+            event_time=record.get("eventTime"),
+            version_id=raw.get("versionId"),
+        )
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
+
+
+def _new_object(
+    *, bucket: str, key: str, etag: Any, size: Any, event_name: Any, event_time: Any, version_id: Any
+) -> NewObject:
+    """A ``NewObject`` of JSON values (missing ones empty); ``version_id`` only when there is one."""
+    obj: NewObject = {
+        "bucket": str(bucket),
+        "key": str(key),
+        "etag": str(etag or ""),
+        "size": int(size or 0),
+        "event_name": str(event_name or ""),
+        "event_time": str(event_time or ""),
+    }
+    if version_id:
+        obj["version_id"] = str(version_id)
     return obj
 
 
@@ -126,16 +141,15 @@ def objects_of_events(extras: Iterable[Mapping[str, Any]]) -> list[NewObject]:
         payload = extra.get("payload") if isinstance(extra, Mapping) else None
         if not isinstance(payload, Mapping) or not payload.get("key") or not payload.get("bucket"):
             continue
-        obj: NewObject = {
-            "bucket": str(payload["bucket"]),
-            "key": str(payload["key"]),
-            "etag": str(payload.get("etag") or ""),
-            "size": int(payload.get("size") or 0),
-            "event_name": str(payload.get("event_name") or ""),
-            "event_time": str(payload.get("event_time") or ""),
-        }
-        if payload.get("version_id"):
-            obj["version_id"] = str(payload["version_id"])
+        obj = _new_object(
+            bucket=payload["bucket"],
+            key=payload["key"],
+            etag=payload.get("etag"),
+            size=payload.get("size"),
+            event_name=payload.get("event_name"),
+            event_time=payload.get("event_time"),
+            version_id=payload.get("version_id"),
+        )
         if identity(obj) not in seen:
             seen.add(identity(obj))
             objects.append(obj)
@@ -163,16 +177,16 @@ def resolve(
     run_type: str,
     run_id: str,
     extras: Iterable[Mapping[str, Any]],
-    claimed: Mapping[str, str] | None = None,
+    claimed_by: Callable[[str], Any] | None = None,
 ) -> RunInput:
     """The input of a training run.
 
     A run started by file events trains on the oldest file of ``extras`` (the asset's recent events, its own
-    among them) that no run has claimed yet (``claimed``: file identity -> run id), and starts one run of its
-    own for each other unclaimed file: Airflow 3.3 folds events that arrive together into one run, or leaves
-    an event that arrives while the run for an earlier one is being created to no run at all. ``claims`` in
-    the result are the files this run takes, to be recorded before the other runs are started. When every
-    file already has its run, ``key`` is None: the run has nothing to do.
+    among them) that no run has claimed yet (``claimed_by``: file identity -> the run that took it, or None),
+    and starts one run of its own for each other unclaimed file: Airflow 3.3 folds events that arrive together
+    into one run, or leaves an event that arrives while the run for an earlier one is being created to no run
+    at all. ``claims`` in the result are the files this run takes, to be recorded before the other runs are
+    started. When every file already has its run, ``key`` is None: the run has nothing to do.
 
     Any other run (the schedule, the trigger form, a backfill, or a run started for one file) trains on
     ``default_key()``, the rendered ``input_key`` Param (rendered only then: it may use ``{{ ds }}``, which a
@@ -185,7 +199,7 @@ def resolve(
         if started is None:
             started = StartedBy.FILE_EVENT if run_id.startswith(FILE_RUN_PREFIX) else StartedBy.MANUAL
         return {"key": default_key(), "started_by": started, "other_runs": [], "claims": {}}
-    unclaimed = [obj for obj in objects if identity(obj) not in (claimed or {})]
+    unclaimed = [obj for obj in objects if not (claimed_by and claimed_by(identity(obj)))]
     for obj in unclaimed:
         if obj["bucket"] != bucket:
             raise ValueError(

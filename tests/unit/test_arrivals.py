@@ -391,7 +391,7 @@ def resolve(
         run_type=run_type,
         run_id=run_id,
         extras=extras,
-        claimed=claimed,
+        claimed_by=(claimed or {}).get,
     )
 
 
