@@ -22,11 +22,10 @@ AWS_CONN_ID = "aws_default"
 CHAMPION_ASSET = Asset(uri=s3_uri(config.DEFAULT_BUCKET, CHAMPION_KEY), name="bank_ml_champion")
 
 
-def input_key_template(ds: str = "ds if ds is defined else none") -> str:
-    """Jinja for a key Param rendered with the run's variables by ``layout.render_key``.
-
-    ``ds`` is absent on runs without a logical date: by default render_key then names it instead of producing
-    "None"; a DAG run by asset events passes another expression (e.g. its run_after date).
+def input_key_template(ds: str) -> str:
+    """Jinja for a key Param rendered with the run's variables by ``layout.render_key``; ``ds`` is the Jinja
+    expression that stands for the run's date (a run started by an asset event has no logical date, so the
+    scoring DAG passes its run_after date instead). The training DAG renders its key in ``resolve_input``.
     """
     return (
         f"{{{{ render_key(params.input_key, ds={ds}, "
