@@ -153,6 +153,7 @@ class S3ArrivalTrigger(BaseEventTrigger):
         return await self.asset_state_store.aget(key) is not None
 
     async def _remember(self, key: str, event_time: str) -> None:
-        self._announced.add(key)
-        if self.asset_state_store is not None:
+        if self.asset_state_store is None:
+            self._announced.add(key)
+        else:
             await self.asset_state_store.aset(key, event_time or "seen")
