@@ -11,7 +11,8 @@ notification says and which files count is decided in ``include/bank_marketing/a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
@@ -30,7 +31,11 @@ class S3ArrivalTrigger(BaseEventTrigger):
     announced one at a time: the next only once the run started for the previous one has claimed it
     (``claim_wait_seconds`` at most). A message is deleted from the queue only after its files were handed to
     Airflow; if the triggerer stops in between, SQS delivers it again (at-least-once: a file announced just
-    before the stop may be announced twice; its second run finds the file claimed and skips).
+    before the stop may be announced twice; its second run finds the file claimed and skips). Received
+    messages are kept out of sight ``hold_seconds`` at a time, extended while this trigger works through
+    them: a trigger that is cancelled (a triggerer restart, or a missed triggerer heartbeat that reassigns
+    its triggers) leaves the files it had not announced to its successor within ``hold_seconds``, not
+    after the whole batch's worst case.
     """
 
     def __init__(
@@ -44,6 +49,7 @@ class S3ArrivalTrigger(BaseEventTrigger):
         wait_time_seconds: int = 10,
         error_delay_seconds: int = 30,
         claim_wait_seconds: int = 60,
+        hold_seconds: int = 30,
     ) -> None:
         super().__init__()
         self.queue = queue
@@ -54,6 +60,7 @@ class S3ArrivalTrigger(BaseEventTrigger):
         self.wait_time_seconds = wait_time_seconds
         self.error_delay_seconds = error_delay_seconds
         self.claim_wait_seconds = claim_wait_seconds
+        self.hold_seconds = hold_seconds
         self._announced: set[str] = set()  # when no state store was injected (outside the triggerer)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -68,6 +75,7 @@ class S3ArrivalTrigger(BaseEventTrigger):
                 "wait_time_seconds": self.wait_time_seconds,
                 "error_delay_seconds": self.error_delay_seconds,
                 "claim_wait_seconds": self.claim_wait_seconds,
+                "hold_seconds": self.hold_seconds,
             },
         )
 
@@ -87,18 +95,48 @@ class S3ArrivalTrigger(BaseEventTrigger):
                             QueueUrl=queue_url,
                             MaxNumberOfMessages=10,
                             WaitTimeSeconds=self.wait_time_seconds,
-                            # Out of others' sight while this trigger announces the batch one file at a time.
-                            VisibilityTimeout=10 * (self.claim_wait_seconds + 5),
+                            VisibilityTimeout=self.hold_seconds,
                         )
-                        for message in response.get("Messages", []):
-                            async for event in self._events_of(message["Body"]):
-                                yield event
-                            await client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                        messages = response.get("Messages", [])
+                        held = {message["ReceiptHandle"] for message in messages}
+                        async with self._kept_hidden(client, queue_url, held):
+                            for message in messages:
+                                async for event in self._events_of(message["Body"]):
+                                    yield event
+                                await client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                                held.discard(message["ReceiptHandle"])
             except (BotoCoreError, ClientError, OSError) as exc:
                 self.log.warning(
                     "Cannot read queue %s: %s; trying again in %d s", self.queue, exc, self.error_delay_seconds
                 )
                 await asyncio.sleep(self.error_delay_seconds)
+
+    @contextlib.asynccontextmanager
+    async def _kept_hidden(self, client: Any, queue_url: str, held: set[str]) -> AsyncGenerator[None]:
+        """Extends the visibility of the ``held`` messages every third of ``hold_seconds`` until the block ends
+        (announcing a batch one file at a time can take minutes); when this trigger is cancelled, the extension
+        stops with it and SQS hands what is left to the next reader."""
+
+        async def extend() -> None:
+            while True:
+                await asyncio.sleep(max(1, self.hold_seconds // 3))
+                if held:
+                    entries = [
+                        {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": self.hold_seconds}
+                        for i, handle in enumerate(sorted(held))
+                    ]
+                    try:
+                        await client.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
+                    except Exception as exc:  # a lapsed hold only risks a repeated notification, which is dropped
+                        self.log.warning("Cannot extend the hold on %d messages: %s", len(entries), exc)
+
+        keeper = asyncio.ensure_future(extend())
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
 
     async def _events_of(self, body: str) -> AsyncIterator[TriggerEvent]:
         from include.bank_marketing import arrivals

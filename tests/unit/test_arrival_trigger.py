@@ -9,6 +9,7 @@ remembers files in memory, and the persisted case is a dict-backed stand-in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -265,6 +266,54 @@ def test_the_next_file_is_announced_once_a_run_has_taken_the_previous_one(aws):
     assert not early, "the second file was announced before a run had taken the first"
 
 
+def test_a_cancelled_trigger_hands_its_unannounced_files_on_within_the_hold(aws):
+    """While a trigger waits for a claim, the messages it received stay hidden past ``hold_seconds`` (it extends
+    them); once it is cancelled (a triggerer restart) they come back within ``hold_seconds``, and its successor
+    announces the files not yet announced, not the one that was."""
+    put(aws, "raw/a.csv")
+    put(aws, "raw/b.csv")
+    store = DictStateStore()
+    hold = 3
+
+    async def first_trigger() -> tuple[dict, int]:
+        trigger = make_trigger(claim_wait_seconds=60, hold_seconds=hold)
+        trigger.asset_state_store = store
+        agen = trigger.run()
+        try:
+            announced = (await asyncio.wait_for(agen.__anext__(), 10)).payload
+            waiting = asyncio.ensure_future(agen.__anext__())  # remembers the file, waits for its claim
+            await asyncio.sleep(2 * hold + 1)
+            visible = len(
+                (
+                    await asyncio.to_thread(
+                        aws.client("sqs").receive_message,
+                        QueueUrl=aws.queue_url,
+                        MaxNumberOfMessages=10,
+                        WaitTimeSeconds=0,
+                    )
+                ).get("Messages", [])
+            )
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
+            return announced, visible
+        finally:
+            await agen.aclose()
+
+    announced, visible_while_held = asyncio.run(first_trigger())
+    cancelled_at = time.monotonic()
+    successor = make_trigger(claim_wait_seconds=0, hold_seconds=hold)
+    successor.asset_state_store = store
+
+    payloads = asyncio.run(collect(successor.run(), quiet=hold + 3))
+
+    assert visible_while_held == 0, "the held messages became visible while their trigger still worked on them"
+    assert announced["key"] == "raw/a.csv"
+    assert [p["key"] for p in payloads] == ["raw/b.csv"]
+    assert time.monotonic() - cancelled_at < hold + 6
+    assert messages_left(aws) == 0
+
+
 def test_a_missing_queue_is_retried_not_raised(aws):
     trigger = make_trigger(queue="no-such-queue", error_delay_seconds=1)
 
@@ -306,6 +355,7 @@ def test_serialize_round_trips():
         "wait_time_seconds": 5,
         "error_delay_seconds": 7,
         "claim_wait_seconds": 60,
+        "hold_seconds": 30,
     }
     assert json.loads(json.dumps(kwargs)) == kwargs
     assert S3ArrivalTrigger(**kwargs).serialize() == (classpath, kwargs)
