@@ -254,10 +254,9 @@ def worker_env(env: dict[str, str], hostname: str) -> dict[str, str]:
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(local_aws.free_port()),
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "devtools.celery_demo.worker_hostname",
         HOSTNAME_VARIABLE: hostname,
-        # The machine's share of cores per worker, as a container's CPU limit would give it. In Celery's
-        # prefork pool joblib runs the grid search with n_jobs=1, and two histogram-gradient-boosting fits with
-        # one OpenMP thread per core each, side by side on 2 cores, spin against each other: 190 s instead of
-        # 7.5 s per grid search, measured here.
+        # The machine's share of cores per worker, as a container's CPU limit would give it. Two
+        # histogram-gradient-boosting fits with one OpenMP thread per core each, side by side on 2 cores, spin
+        # against each other: 190 s instead of 7.5 s per grid search, measured here.
         "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // len(WORKERS))),
     }
 

@@ -33,6 +33,7 @@ from include.bank_marketing.contracts import (
 )
 from include.bank_marketing.params import TrainingSettings
 from include.bank_marketing.preprocessing import features_and_target
+from include.bank_marketing.training import MODEL_STEP, fold_jobs, in_threads
 
 # Where the baselines were measured, and so where the verdict is taken.
 VERDICT_THRESHOLD = 0.5
@@ -74,8 +75,10 @@ def choose_threshold(model: Any, train: Any, cv_folds: int = config.DEFAULT_CV_F
     """
     x, y = features_and_target(train)
     folds = StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=config.RANDOM_STATE)
-    # The folds fit in parallel, as the grid search's do: serially they left a core idle for a third of the run.
-    oof = cross_val_predict(clone(model), x, y, cv=folds, method="predict_proba", n_jobs=config.N_JOBS)[:, 1]
+    # The folds fit as the grid search's do: side by side for a single-threaded model, else one after another.
+    jobs = fold_jobs(families.of_estimator(getattr(model, "named_steps", {}).get(MODEL_STEP)))
+    with in_threads():
+        oof = cross_val_predict(clone(model), x, y, cv=folds, method="predict_proba", n_jobs=jobs)[:, 1]
     precision, recall, thresholds = precision_recall_curve(y, oof)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
     best = int(np.argmax(f1[:-1]))  # the last point (recall 0) has no threshold

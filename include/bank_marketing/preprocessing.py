@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import train_test_split
@@ -25,6 +26,16 @@ MISSING_CATEGORY = "missing"
 # HistGradientBoosting's native categorical support takes at most 255 bins per feature; rarer
 # categories beyond that are grouped as "infrequent".
 MAX_NATIVE_CATEGORIES = 250
+# Day of the year on which each month starts (0-based, a non-leap year): the data has no year.
+MONTH_STARTS = dict(
+    zip(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+        (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334),
+        strict=True,
+    )
+)
+MONTH_NUMBER = "month_number"
+DAY_OF_YEAR = "day_of_year"
 
 
 def split(
@@ -45,6 +56,48 @@ def category_cap(categorical: pd.DataFrame) -> int | None:
     """
     most = max((int(categorical[c].nunique(dropna=False)) for c in categorical.columns), default=0)
     return MAX_NATIVE_CATEGORIES if most > MAX_NATIVE_CATEGORIES else None
+
+
+def derived_columns(columns: list[str]) -> list[str]:
+    """The numeric columns :class:`CalendarFeatures` adds to a frame that has ``columns``."""
+    added = [MONTH_NUMBER] if "month" in columns else []
+    return [*added, DAY_OF_YEAR] if {"month", "day"} <= set(columns) else added
+
+
+class CalendarFeatures(TransformerMixin, BaseEstimator):
+    """Adds where in the year the last contact was: ``month_number`` (1-12) and ``day_of_year`` (1-365)
+    from the ``month`` name and the ``day`` of the month, where the frame has them (missing stays missing).
+
+    Why: the subscription rate follows the calendar (campaign seasons), but ``month`` is a category without
+    order and ``day`` alone (1-31) says nothing without its month; a tree needs many splits to rebuild the
+    date from the two, one split on ``day_of_year``. Measured on the pipeline's split: test AUC of the default
+    boosting model 0.9373 -> 0.9399 with ``duration``, 0.7996 -> 0.8025 without (BENCHMARKS.md). Stateless;
+    the first step of every family's pipeline, so a saved model derives them itself from raw rows.
+    """
+
+    def fit(self, x: pd.DataFrame, y: Any = None) -> CalendarFeatures:
+        """Nothing to learn; records the input columns as scikit-learn transformers do."""
+        self.feature_names_in_ = list(x.columns)
+        return self
+
+    def transform(self, x: pd.DataFrame) -> pd.DataFrame:
+        """``x`` with the derived columns appended (a copy; the input is not changed)."""
+        added = derived_columns(list(x.columns))
+        if not added:
+            return x
+        x = x.copy()
+        month = x["month"].astype("string").str.strip().str.lower()
+        x[MONTH_NUMBER] = month.map({name: i for i, name in enumerate(MONTH_STARTS, start=1)}).astype("Float64")
+        if DAY_OF_YEAR in added:
+            start = month.map(MONTH_STARTS).astype("Float64")
+            x[DAY_OF_YEAR] = start + pd.to_numeric(x["day"], errors="coerce").astype("Float64")
+        # Plain floats with NaN (not pandas' nullable type): what the imputers and estimators expect.
+        return x.astype(dict.fromkeys(added, "float64"))
+
+    def get_feature_names_out(self, input_features: Any = None) -> Any:
+        """The input columns followed by the derived ones."""
+        names = list(self.feature_names_in_ if input_features is None else input_features)
+        return names + derived_columns(names)
 
 
 def build_preprocessor(

@@ -2,29 +2,41 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from typing import Any
 
+import joblib
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from include.bank_marketing import config, families, layout, storage
 from include.bank_marketing.context import RunContext
 from include.bank_marketing.contracts import Candidate, Grid, SearchSummary, Split, TrainingSpec
-from include.bank_marketing.families import Encoding, FamilySpec
-from include.bank_marketing.preprocessing import build_preprocessor, category_cap, features_and_target
+from include.bank_marketing.families import Encoding, FamilySpec, Parallelism
+from include.bank_marketing.preprocessing import (
+    CalendarFeatures,
+    build_preprocessor,
+    category_cap,
+    derived_columns,
+    features_and_target,
+)
 
 MODEL_STEP = "model"
 PREPROCESS_STEP = "preprocess"
+DERIVE_STEP = "derive"
 
 
 def make_estimator(spec: FamilySpec, categorical_mask: list[bool] | None = None) -> Any:
     """The family's unfitted estimator with its fixed settings and, where it takes one, the shared random_state."""
     cls = spec.estimator_class()
     kwargs = dict(spec.settings)
-    if "random_state" in cls().get_params():
+    defaults = cls().get_params()
+    if "random_state" in defaults:
         kwargs["random_state"] = config.RANDOM_STATE
+    if "n_jobs" in defaults and spec.parallel is Parallelism.ESTIMATOR:
+        kwargs["n_jobs"] = config.N_JOBS
     # Native categorical support needs to know which (positional) columns are categorical.
     if spec.encoding is Encoding.NATIVE and categorical_mask and any(categorical_mask):
         kwargs["categorical_features"] = categorical_mask
@@ -34,16 +46,37 @@ def make_estimator(spec: FamilySpec, categorical_mask: list[bool] | None = None)
 def make_pipeline(
     spec: FamilySpec, numeric: list[str], categorical: list[str], max_categories: int | None = None
 ) -> Pipeline:
-    """``Pipeline([preprocess, model])`` for a family: scores raw rows once fitted. ``max_categories``: see
-    :func:`~include.bank_marketing.preprocessing.category_cap`."""
+    """``Pipeline([derive, preprocess, model])`` for a family: scores raw rows once fitted. ``derive`` adds the
+    calendar columns (:class:`~include.bank_marketing.preprocessing.CalendarFeatures`), which ``preprocess``
+    treats as numbers. ``max_categories``: see :func:`~include.bank_marketing.preprocessing.category_cap`."""
+    numeric = numeric + derived_columns(numeric + categorical)
     # The preprocessor emits categorical columns first, so the mask is positional.
     mask = [True] * len(categorical) + [False] * len(numeric)
     return Pipeline(
         [
+            (DERIVE_STEP, CalendarFeatures()),
             (PREPROCESS_STEP, build_preprocessor(numeric, categorical, spec.encoding, max_categories)),
             (MODEL_STEP, make_estimator(spec, mask)),
         ]
     )
+
+
+def fold_jobs(spec: FamilySpec | None, n_jobs: int = config.N_JOBS) -> int:
+    """``n_jobs`` for fitting a family's cross-validation folds: ``n_jobs`` when its estimator is
+    single-threaded, 1 when it uses the cores itself (two multi-threaded fits side by side only contend)."""
+    return n_jobs if spec is None or spec.parallel is Parallelism.FOLDS else 1
+
+
+@contextlib.contextmanager
+def in_threads() -> Generator[None]:
+    """Run joblib's parallel loops (a search's or ``cross_val_predict``'s folds) in threads of this process.
+
+    scikit-learn's fits spend their time in compiled code that releases the GIL, so threads use the cores as
+    worker processes would, without a second copy of the data or of the libraries per worker
+    (:class:`~include.bank_marketing.families.Parallelism`).
+    """
+    with joblib.parallel_config(backend="threading"):
+        yield
 
 
 def pipeline_param(name: str) -> str:
@@ -107,19 +140,23 @@ def grid_search(
     *,
     n_jobs: int = config.N_JOBS,
 ) -> tuple[Pipeline, SearchSummary]:
-    """Fit ``GridSearchCV`` for one family on the training split; return the refitted best pipeline and a summary."""
+    """Fit ``GridSearchCV`` for one family on the training split; return the refitted best pipeline and a summary.
+
+    ``n_jobs`` cores at most, in threads: across folds, or inside each fit (``fold_jobs``)."""
     x, y = features_and_target(train)
+    family = families.get(spec["family"])
     search = GridSearchCV(
-        make_pipeline(families.get(spec["family"]), numeric, categorical, category_cap(x[categorical])),
+        make_pipeline(family, numeric, categorical, category_cap(x[categorical])),
         {pipeline_param(k): v for k, v in spec["grid"].items()},
         scoring="roc_auc",
         cv=StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=config.RANDOM_STATE),
-        n_jobs=n_jobs,
+        n_jobs=fold_jobs(family, n_jobs),
         refit=True,
         error_score="raise",  # a failing fit is an error to see, not a NaN score to rank
     )
     started = time.perf_counter()
-    search.fit(x, y)
+    with in_threads():
+        search.fit(x, y)
     elapsed = time.perf_counter() - started
     i = search.best_index_
     results = search.cv_results_
@@ -153,4 +190,4 @@ def train_planned(run: RunContext, split: Split, spec: TrainingSpec, cv_folds: i
     return {**summary, "model_uri": saved["uri"], "sha256": saved["sha256"], "model_bytes": saved["bytes"]}
 
 
-__all__ = ["grid_search", "make_estimator", "make_pipeline", "plan", "train_planned"]
+__all__ = ["fold_jobs", "grid_search", "in_threads", "make_estimator", "make_pipeline", "plan", "train_planned"]

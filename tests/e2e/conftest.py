@@ -68,9 +68,8 @@ def airflow_server(aws) -> Generator[airflow_api.Api]:
     home = root / "airflow"
     home.mkdir(mode=0o700)  # airflow.cfg holds generated secrets
     env = {
-        # One process per grid search. With n_jobs=-1, joblib's loky workers outlive a task and hold its
-        # stdout/stderr, so the task supervisor waits 60 s for them before it reports the task finished: 60 s
-        # more for every train and evaluate task. These tests are about scheduling, not fitting speed.
+        # One core per fit: these tests run two DAG runs at a time on the machine's cores and are about
+        # scheduling, not fitting speed. (The fits use threads, so no worker process outlives a task.)
         "BANK_ML_N_JOBS": "1",
         # The DAG files do not change during the tests: parse them at start, not every 30 s (CPU is scarce).
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",

@@ -214,7 +214,7 @@ def test_a_column_wider_than_the_cap_is_grouped_and_hist_gradient_boosting_still
     cap = preprocessing.category_cap(frame[["cat"]])
     pipe = training.make_pipeline(families.get("hist_gradient_boosting"), ["num"], ["cat"], cap).fit(frame, y)
 
-    codes = dense(pipe[0].transform(frame))[:, 0]
+    codes = dense(pipe[:-1].transform(frame))[:, 0]
     assert cap is not None and len(np.unique(codes)) == cap  # cap - 1 kept, the rest one "infrequent" code
     # Below the cap, the capped and uncapped encoders give the same codes.
     small = FRAME
@@ -222,3 +222,63 @@ def test_a_column_wider_than_the_cap_is_grouped_and_hist_gradient_boosting_still
         dense(preprocessing.build_preprocessor(["num"], ["cat"], "native", cap).fit_transform(small)),
         dense(preprocessing.build_preprocessor(["num"], ["cat"], "native").fit_transform(small)),
     )
+
+
+# --- CalendarFeatures -------------------------------------------------------------------------------------
+
+
+def test_calendar_features_place_each_contact_in_the_year():
+    frame = pd.DataFrame(
+        {
+            "month": pd.Series(["jan", "Feb", "dec", None, "may", "sep"], dtype="category"),
+            "day": [1, 28, 31, 5, None, 30],
+            "age": [30, 40, 50, 60, 70, 80],
+        }
+    )
+
+    out = preprocessing.CalendarFeatures().fit(frame).transform(frame)
+
+    assert list(out.columns) == ["month", "day", "age", "month_number", "day_of_year"]
+    assert out["month_number"].tolist()[:3] == [1.0, 2.0, 12.0]
+    assert out["day_of_year"].tolist()[:3] == [1.0, 59.0, 365.0]
+    assert out["day_of_year"].tolist()[5] == pytest.approx(273.0)  # 30 September
+    assert out[["month_number", "day_of_year"]].iloc[3].isna().all()  # no month: nothing to place
+    assert out["month_number"].tolist()[4] == pytest.approx(5.0)
+    assert np.isnan(out["day_of_year"].iloc[4])  # a month, no day
+    assert out.dtypes["day_of_year"] == np.float64
+    assert "month_number" not in frame.columns  # the input is not changed
+
+
+def test_calendar_features_add_what_the_columns_allow():
+    month_only = pd.DataFrame({"month": ["mar"], "duration": [10]})
+    neither = pd.DataFrame({"age": [30]})
+
+    assert preprocessing.derived_columns(["day", "month", "age"]) == ["month_number", "day_of_year"]
+    assert preprocessing.derived_columns(["month"]) == ["month_number"]
+    assert preprocessing.derived_columns(["day", "age"]) == []
+    assert list(preprocessing.CalendarFeatures().fit_transform(month_only).columns) == [
+        "month",
+        "duration",
+        "month_number",
+    ]
+    assert preprocessing.CalendarFeatures().fit(neither).transform(neither) is neither
+    fitted = preprocessing.CalendarFeatures().fit(month_only)
+    assert list(fitted.get_feature_names_out()) == ["month", "duration", "month_number"]
+
+
+def test_a_fitted_pipeline_derives_the_calendar_columns_from_raw_rows():
+    from include.bank_marketing import families, training
+
+    frame = pd.DataFrame(
+        {
+            "month": pd.Series(["jan", "jun", "dec", "mar"] * 10, dtype="category"),
+            "day": [1, 15, 31, 9] * 10,
+            "age": np.arange(40, dtype=float),
+        }
+    )
+    y = np.arange(40) % 2
+    pipe = training.make_pipeline(families.get("hist_gradient_boosting"), ["day", "age"], ["month"]).fit(frame, y)
+
+    assert list(pipe[:-1].get_feature_names_out()) == ["month", "day", "age", "month_number", "day_of_year"]
+    assert pipe.named_steps["model"].categorical_features == [True, False, False, False, False]
+    assert pipe.predict_proba(frame).shape == (40, 2)

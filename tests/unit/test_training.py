@@ -165,9 +165,21 @@ def test_make_estimator_applies_the_fixed_settings():
     assert isinstance(lr, LogisticRegression)
     assert lr.max_iter == 2000
     assert isinstance(rf, RandomForestClassifier)
-    assert (rf.n_estimators, rf.max_samples, rf.random_state) == (100, 0.5, config.RANDOM_STATE)
+    assert (rf.n_estimators, rf.max_samples, rf.random_state) == (60, 0.5, config.RANDOM_STATE)
+    assert rf.n_jobs == config.N_JOBS  # its trees use the cores; the search fits its folds one at a time
+    assert lr.n_jobs is None
     assert isinstance(hgb, HistGradientBoostingClassifier)
     assert (hgb.max_iter, hgb.early_stopping, hgb.validation_fraction, hgb.random_state) == (300, "auto", 0.1, 0)
+    assert hgb.learning_rate == pytest.approx(0.1)
+
+
+def test_folds_run_side_by_side_only_for_single_threaded_estimators():
+    assert training.fold_jobs(families.get("logistic_regression"), 4) == 4
+    assert training.fold_jobs(families.get("random_forest"), 4) == 1
+    assert training.fold_jobs(families.get("hist_gradient_boosting"), 4) == 1
+    assert training.fold_jobs(None, 4) == 4  # a model of no known family
+    assert families.of_estimator(RandomForestClassifier()) is families.get("random_forest")
+    assert families.of_estimator(object()) is None
 
 
 def test_make_estimator_gives_the_native_family_its_categorical_mask_only_if_a_column_is_categorical():
@@ -183,7 +195,7 @@ def test_make_estimator_gives_the_native_family_its_categorical_mask_only_if_a_c
 def test_make_pipeline_marks_categorical_features_for_hist_gradient_boosting():
     pipe = training.make_pipeline(families.get("hist_gradient_boosting"), ["n1", "n2", "n3"], ["c1", "c2"])
 
-    assert [name for name, _ in pipe.steps] == ["preprocess", "model"]
+    assert [name for name, _ in pipe.steps] == ["derive", "preprocess", "model"]
     assert pipe.named_steps["model"].categorical_features == [True, True, False, False, False]
 
 
@@ -238,6 +250,20 @@ def searched():
         )
         for family in FAMILIES
     }
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_search_starts_no_worker_process(family):
+    """Threads, not joblib's worker processes: a worker holds a copy of the data, and under the LocalExecutor
+    workers that outlived the task kept it from finishing for 60 s."""
+    import psutil
+
+    train, _ = preprocessing.split(synthetic_frame())
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+
+    training.grid_search({"family": family, "grid": TINY_GRIDS[family]}, train, NUMERIC, CATEGORICAL, 3, n_jobs=2)
+
+    assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
 
 
 @pytest.mark.parametrize("family", FAMILIES)
