@@ -5,7 +5,12 @@ pays for it):
 
 * **bare**: ``include/bank_marketing/pipeline.py`` in one Python process, the same functions, grid and S3
   reads and writes as the DAG's tasks;
-* **dag**: ``airflow dags test bank_marketing_training`` end to end (sensor, XCom, metadata database).
+* **dag**: ``airflow dags test bank_marketing_training`` end to end (sensor, XCom, metadata database);
+* **search**: the default search against the one it replaced, on the pipeline's split (``devtools.bench_search``);
+* **orchestrated**: trigger-to-success of a run under ``airflow standalone`` (LocalExecutor) and under the Celery
+  topology, with a per-task table (``devtools.bench_orchestrated``).
+
+Every target of :data:`TARGETS` is printed as one ``BENCH_TARGET`` line with its figure and "met" or "not met".
 
 It also checks the project's time budgets (:data:`BUDGETS`, e.g. all families trained within 60 s), which
 ``make test`` leaves alone: the exit code is 1 when a figure is over its budget.
@@ -52,6 +57,54 @@ BUDGETS: dict[str, tuple[float, str]] = {
     "charts_9000_rows_s": (3.0, "the report's four charts of 9,000 test rows and 12 grid results (best of 3)"),
     "drift_banking_csv_s": (1.0, "drift profile of banking.csv and its comparison with a shifted copy (best of 3)"),
 }
+# The performance and quality targets (issue 13), each reported as met or not; they do not set the exit code
+# (a target is a goal to report against, a budget a limit). name: (bound, "max" or "min", what it measures)
+TARGETS: dict[str, tuple[float, str, str]] = {
+    "test_auc_with_duration": (0.94, "min", "test AUC of the default search's pick, banking.csv with duration"),
+    "test_auc_without_duration": (0.80, "min", "the same without duration"),
+    "search_time_ratio": (0.5, "max", "default search of all families / the 2026-11-28 grid's, same run"),
+    "dags_test_ratio": (1.3, "max", "airflow dags test wall / bare pipeline wall (medians)"),
+    "standalone_ratio": (1.5, "max", "trigger-to-success under airflow standalone / bare pipeline wall (medians)"),
+    "celery_ratio": (1.5, "max", "trigger-to-success under the Celery topology / bare pipeline wall (medians)"),
+    "train_memory_16x": (4.0, "max", "memory training added at 16x the rows / its frame (PSS)"),
+    "train_time_exponent": (1.1, "max", "growth exponent of training time over 1x-16x"),
+}
+
+
+def check_targets(figures: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """Each target of :data:`TARGETS` with a figure: the figure, its bound and whether it is met."""
+    checked = {}
+    for name, (bound, kind, what) in TARGETS.items():
+        if name in figures:
+            value = figures[name]
+            met = value >= bound if kind == "min" else value <= bound
+            checked[name] = {"value": value, "bound": bound, "kind": kind, "met": met, "what": what}
+    return checked
+
+
+def target_figures(results: dict[str, Any]) -> dict[str, float]:
+    """The figures :data:`TARGETS` names, from whatever parts of the bench ran."""
+    figures: dict[str, float] = {}
+    search = results.get("search")
+    if search:
+        figures["test_auc_with_duration"] = search["with_duration"]["after"]["test_auc"]
+        figures["test_auc_without_duration"] = search["without_duration"]["after"]["test_auc"]
+        before, after = search["with_duration"]["before"]["search_s"], search["with_duration"]["after"]["search_s"]
+        figures["search_time_ratio"] = round(after / before, 2)
+    if "overhead" in results:
+        figures["dags_test_ratio"] = results["overhead"]["wall_s"]["ratio"]
+    bare = statistics.median(r["wall_s"] for r in results["bare"]) if results.get("bare") else None
+    for executor, name in (("local", "standalone_ratio"), ("celery", "celery_ratio")):
+        run = results.get("orchestrated", {}).get(executor)
+        if bare and run and run.get("all"):
+            figures[name] = round(run["all"]["trigger_to_success_s"]["median"] / bare, 2)
+    train = results.get("scaling", {}).get("train", [])
+    sixteen = [t for t in train if t["frame_mb"] and t["rows"] >= 16 * 45_000]
+    if sixteen:
+        figures["train_memory_16x"] = round(sixteen[0]["added_pss_mb"] / sixteen[0]["frame_mb"], 2)
+    if "train_exponent" in results.get("scaling", {}):
+        figures["train_time_exponent"] = results["scaling"]["train_exponent"]["time"]
+    return figures
 
 
 def component_timings() -> dict[str, float]:
@@ -330,6 +383,15 @@ class Bench:
         metrics = json.loads(s3.get_object(Bucket=bucket, Key=f"{prefix}/metrics.json")["Body"].read())
         return {**measured, "auc": metrics["metrics"]["auc"], "family": metrics["family"], "stages": tasks}
 
+    def search(self) -> dict[str, Any]:
+        """``devtools.bench_search`` in a child process: both searches with and without duration."""
+        out = self.workdir / "search.json"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        cmd = [sys.executable, "-m", "devtools.bench_search", "--out", str(out)]
+        measured = run_measured(cmd, env, self.workdir / "search.log")
+        measured.pop("sampler")
+        return {**json.loads(out.read_text()), "process": measured}
+
     def _task_instances(self, logical_date: str) -> list[tuple[str, int, str, float, float]]:
         db = sqlite3.connect(self.home / "airflow.db")
         try:
@@ -402,6 +464,24 @@ def overhead_table(bare: list[dict], dag: list[dict]) -> tuple[str, dict[str, An
     summary["auc"] = aucs
     lines.append(f"| test AUC | {', '.join(str(r['auc']) for r in bare)} | {', '.join(str(r['auc']) for r in dag)} | |")
     return "\n".join(lines), summary
+
+
+def search_table(search: dict[str, Any]) -> str:
+    """Per family and side: search seconds and CV AUC; per side the pick and its test AUC."""
+    lines = ["| data | side | logistic s | forest s | boosting s | all s | pick | CV AUC | test AUC |"]
+    lines.append("|---|---|---|---|---|---|---|---|---|")
+    for data, sides in search.items():
+        if data not in ("with_duration", "without_duration"):
+            continue
+        for side in ("before", "after"):
+            s = sides[side]
+            f = s["families"]
+            lines.append(
+                f"| {data.replace('_', ' ')} | {side} | {f['logistic_regression']['seconds']:.1f} | "
+                f"{f['random_forest']['seconds']:.1f} | {f['hist_gradient_boosting']['seconds']:.1f} | "
+                f"{s['search_s']:.1f} | {s['pick']} | {f[s['pick']]['cv_auc']:.4f} | {s['test_auc']:.4f} |"
+            )
+    return "\n".join(lines)
 
 
 def stage_table(runs: list[dict], title: str) -> str:
@@ -492,6 +572,13 @@ def main() -> int:
     )
     parser.add_argument("--profile", action="store_true", help="also profile one bare run with pyinstrument")
     parser.add_argument("--skip-dag", action="store_true", help="bare pipeline and scaling only")
+    parser.add_argument("--skip-search", action="store_true", help="leave out the search comparison")
+    parser.add_argument(
+        "--orchestrated-repeats",
+        type=int,
+        default=2,
+        help="runs under airflow standalone and under the Celery topology (0: leave them out)",
+    )
     # Internal: the bare pipeline's child process.
     parser.add_argument("--bare-child", action="store_true", help=argparse.SUPPRESS)
     for name in ("endpoint", "bucket", "key", "topic-arn", "run-id", "out", "score-key", "families", "profile-out"):
@@ -531,6 +618,11 @@ def main() -> int:
         report += ["", f"grid search, median s: {fits} (all families {sum(fits.values()):.1f} s)"]
         results["budgets"] = check_budgets({"train_all_families_s": sum(fits.values()), **component_timings()})
 
+        if not args.skip_search:
+            results["search"] = bench.search()
+            report += ["", "## Default search against the 2026-11-28 grid (same split, same run)", ""]
+            report += [search_table(results["search"])]
+
         sizes = [int(s) for s in args.sizes.split(",") if s]
         scaling = {}
         for factor in sizes:
@@ -542,6 +634,15 @@ def main() -> int:
         table, results["scaling"] = scaling_table(scaling)
         report += ["", "## Scaling (bare pipeline, one run per size)", "", table]
 
+        if args.orchestrated_repeats:
+            from devtools import bench_orchestrated
+
+            results["orchestrated"] = {}
+            for executor in ("local", "celery"):
+                result = bench_orchestrated.measure(executor, args.orchestrated_repeats, workdir / executor)
+                results["orchestrated"][executor] = result
+                report += ["", f"## Trigger-to-success: {executor} executor", "", bench_orchestrated.table(result)]
+
         if args.profile:
             path = OUT / "profile.html"
             bench.bare(1, profile=path)
@@ -551,6 +652,7 @@ def main() -> int:
     for runs in (results.get("bare", []), results.get("dag", [])):
         for run in runs:
             run.pop("bucket", None)
+    results["targets"] = check_targets(target_figures(results))
     (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str))
     print("\n".join(report))
     if "overhead" in results:
@@ -560,6 +662,10 @@ def main() -> int:
             f"dag_wall_s={o['wall_s']['dag']['median']} auc={','.join(map(str, o['auc']))} "
             f"train_s={sum(fits.values()):.1f}"
         )
+    for name, target in results["targets"].items():
+        sign = ">=" if target["kind"] == "min" else "<="
+        verdict = "met" if target["met"] else "NOT MET"
+        print(f"BENCH_TARGET {name}={target['value']} target {sign} {target['bound']:g} {verdict} ({target['what']})")
     budgets = results.get("budgets", {})
     for name, budget in budgets.items():
         verdict = "ok" if budget["ok"] else "OVER"

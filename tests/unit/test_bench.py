@@ -119,3 +119,44 @@ def test_all_families_must_train_within_sixty_seconds():
     # Moved here from the end-to-end suite (it was asserted on a DAG run's fit_seconds there).
     assert bench.check_budgets({"train_all_families_s": 59.9})["train_all_families_s"]["ok"] is True
     assert bench.check_budgets({"train_all_families_s": 60.1})["train_all_families_s"]["ok"] is False
+
+
+def test_targets_are_met_or_not_by_their_direction():
+    checked = bench.check_targets({"test_auc_with_duration": 0.9391, "search_time_ratio": 0.42, "celery_ratio": 1.5})
+
+    assert checked["test_auc_with_duration"]["met"] is False  # at least 0.94
+    assert checked["search_time_ratio"]["met"] is True  # at most 0.5
+    assert checked["celery_ratio"]["met"] is True  # the bound itself is met
+    assert set(checked) == {"test_auc_with_duration", "search_time_ratio", "celery_ratio"}  # unmeasured: absent
+
+
+def test_target_figures_come_from_each_part_of_the_bench():
+    side = {"search_s": 20.0, "test_auc": 0.93, "pick": "x", "families": {}}
+    results = {
+        "search": {
+            "with_duration": {"before": side, "after": {**side, "search_s": 8.0, "test_auc": 0.9391}},
+            "without_duration": {"before": side, "after": {**side, "test_auc": 0.8028}},
+        },
+        "overhead": {"wall_s": {"ratio": 1.41}},
+        "bare": [{"wall_s": 20.0}, {"wall_s": 22.0}, {"wall_s": 30.0}],
+        "orchestrated": {"local": {"all": {"trigger_to_success_s": {"median": 33.0}}}},
+        "scaling": {
+            "train": [
+                {"rows": 45_211, "added_pss_mb": 50.0, "frame_mb": 6.0},
+                {"rows": 723_376, "added_pss_mb": 300.0, "frame_mb": 100.0},
+            ],
+            "train_exponent": {"time": 1.02, "memory": 0.5},
+        },
+    }
+
+    figures = bench.target_figures(results)
+
+    assert figures == {
+        "test_auc_with_duration": 0.9391,
+        "test_auc_without_duration": 0.8028,
+        "search_time_ratio": 0.4,
+        "dags_test_ratio": 1.41,
+        "standalone_ratio": 1.5,  # 33 s against the bare median of 22 s
+        "train_memory_16x": 3.0,
+        "train_time_exponent": 1.02,
+    }
