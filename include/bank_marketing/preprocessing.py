@@ -70,9 +70,11 @@ class CalendarFeatures(TransformerMixin, BaseEstimator):
 
     Why: the subscription rate follows the calendar (campaign seasons), but ``month`` is a category without
     order and ``day`` alone (1-31) says nothing without its month; a tree needs many splits to rebuild the
-    date from the two, one split on ``day_of_year``. Measured on the pipeline's split: test AUC of the default
-    boosting model 0.9373 -> 0.9399 with ``duration``, 0.7996 -> 0.8025 without (BENCHMARKS.md). Stateless;
-    the first step of every family's pipeline, so a saved model derives them itself from raw rows.
+    date from the two, one split on ``day_of_year``. Measured on the pipeline's split: one boosting fit
+    (learning rate 0.05, 300 iterations) went from test AUC 0.9373 to 0.9391 with ``day_of_year``; the default
+    search with these columns, 0.9367 -> 0.9391 with ``duration`` and 0.7996 -> 0.8028 without
+    (BENCHMARKS.md). Stateless; the first step of every family's pipeline, so a saved model derives them
+    itself from raw rows.
     """
 
     def fit(self, x: pd.DataFrame, y: Any = None) -> CalendarFeatures:
