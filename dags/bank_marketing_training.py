@@ -161,7 +161,9 @@ def bank_marketing_training():
         drop = TrainingSettings.from_params(params).drop
         return preprocessing.split_object(run_context(params, run_id), validated, drop)
 
-    @task(multiple_outputs=False, map_index_template="{{ family }}", max_active_tis_per_dagrun=3)
+    @task(
+        multiple_outputs=False, map_index_template="{{ family }}", max_active_tis_per_dagrun=config.TRAIN_TASKS_PER_RUN
+    )
     def train(spec: TrainingSpec, split: Split, params=None, run_id=None) -> Candidate:
         from include.bank_marketing import training
 

@@ -21,6 +21,8 @@ from typing import Any
 
 import boto3
 
+from include.bank_marketing import config
+
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account, matching the DAG's default topic ARN
@@ -354,6 +356,15 @@ def standalone_env(connection: dict[str, Any], airflow_home: Path, port: int) ->
             # (Airflow binds them to every interface; it has no setting for their host).
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            # Each of a run's training tasks (they run side by side) gets its share of the cores, not all of
+            # them: three fits each threading over every core spin against each other (boosting took 32.5 s
+            # instead of 6.8 s on 2 cores; BENCHMARKS.md).
+            **dict.fromkeys(("OMP_NUM_THREADS", "BANK_ML_N_JOBS"), str(cores_per_task(config.TRAIN_TASKS_PER_RUN))),
         }
     )
     return env
+
+
+def cores_per_task(tasks: int) -> int:
+    """This machine's cores shared among ``tasks`` tasks running at once (at least 1)."""
+    return max(1, (os.cpu_count() or 1) // tasks)

@@ -32,8 +32,11 @@ TEST_SIZE = 0.2
 DEFAULT_CV_FOLDS = 3
 # Parallel fits of the grid search and of the threshold's folds. -1: every core the worker may use (joblib
 # counts the CPU affinity and cgroup quota, so a container's limit is respected). A worker that runs several
-# training tasks at once should set BANK_ML_N_JOBS to its cores divided by its task slots.
+# training tasks at once should set BANK_ML_N_JOBS (and OMP_NUM_THREADS, boosting's threads) to its cores
+# divided by its task slots.
 N_JOBS = int(os.environ.get("BANK_ML_N_JOBS", "-1"))
+# Training tasks of one run at once (the train task's max_active_tis_per_dagrun): its families side by side.
+TRAIN_TASKS_PER_RUN = 3
 
 # File events: S3 notifies an SQS queue of each new object, and the training DAG runs once per new file under
 # EVENTS_PREFIX ending in EVENTS_SUFFIX (beside its daily schedule). BANK_ML_EVENTS_QUEUE names the queue (or
