@@ -107,6 +107,17 @@ def target_figures(results: dict[str, Any]) -> dict[str, float]:
     return figures
 
 
+# The bare pipeline's child reads moto through boto3's environment credentials.
+BARE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """This process's environment, plus ``extra``, for a child ``python -m devtools...``: PYTHONPATH starts at the
+    repository root, so the child imports devtools and include wherever it is started."""
+    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    return {**os.environ, **extra, "PYTHONPATH": pythonpath}
+
+
 def component_timings() -> dict[str, float]:
     """Best-of-3 wall time of the components with a budget of their own (once moved out of the unit tests)."""
     import numpy as np
@@ -345,15 +356,7 @@ class Bench:
         cmd += ["--score-key", "scoring/customers.csv"] if score else []
         cmd += ["--families", families] if families else []
         cmd += ["--profile-out", str(profile)] if profile else []
-        # PYTHONPATH: the child imports devtools and include from the repository root, wherever it is started.
-        pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))
-        env = {
-            **os.environ,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "PYTHONPATH": pythonpath,
-        }
-        measured = run_measured(cmd, env, self.workdir / f"{bucket}.log")
+        measured = run_measured(cmd, child_env(**BARE_CREDENTIALS), self.workdir / f"{bucket}.log")
         doc = json.loads(out.read_text())
         sampler = measured.pop("sampler")
         stages = [
@@ -386,9 +389,8 @@ class Bench:
     def search(self) -> dict[str, Any]:
         """``devtools.bench_search`` in a child process: both searches with and without duration."""
         out = self.workdir / "search.json"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         cmd = [sys.executable, "-m", "devtools.bench_search", "--out", str(out)]
-        measured = run_measured(cmd, env, self.workdir / "search.log")
+        measured = run_measured(cmd, child_env(), self.workdir / "search.log")
         measured.pop("sampler")
         return {**json.loads(out.read_text()), "process": measured}
 

@@ -52,7 +52,7 @@ from typing import Any
 
 import psutil
 
-from devtools import airflow_api, celery_demo, local_aws
+from devtools import airflow_api, bench, celery_demo, local_aws
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "out" / "bench"
@@ -301,10 +301,10 @@ def bare_run(aws: local_aws.LocalEndpoint, workdir: Path, number: int, topic_arn
     cmd = [sys.executable, "-m", "devtools.bench", "--bare-child", "--endpoint", aws.endpoint, "--bucket", bucket,
            "--key", "banking.csv", "--topic-arn", topic_arn, "--run-id", f"bare_{bucket}",
            "--out", str(workdir / f"{bucket}.json")]  # fmt: skip
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))
     started = time.perf_counter()
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        cmd, env=bench.child_env(**bench.BARE_CREDENTIALS), capture_output=True, text=True, cwd=ROOT
+    )
     wall = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(f"bare run failed ({result.returncode}):\n{(result.stdout + result.stderr)[-3000:]}")
