@@ -6,9 +6,12 @@ Scores the day's customers with the promoted model and publishes the predictions
 1. **wait_for_customers**: waits for `s3://{bucket}/{input_key}` (default `scoring/{{ ds }}/customers.csv`:
    the training data's columns, no `y`).
 2. **score**: loads the champion from `models/champion.json` (its pickle is verified against the recorded
-   sha256 before loading), labels every row at the champion's stored decision threshold and writes
-   `predictions.csv` beside the input (input columns, `probability`, `predicted`).
-3. **notify**: SNS message with the row count and the share predicted positive.
+   sha256 before loading), labels every row at the champion's threshold of `threshold_rule` and writes
+   `predictions.csv` beside the input (input columns, `probability`, `predicted`), and `call_list.csv`: whom
+   to call, best first (customer columns, `probability`, `rank`, `expected_value`), every customer at or above
+   the threshold or the `top_k` most likely.
+3. **notify**: SNS message with the row count, the share predicted positive, the calls listed and their
+   expected subscriptions and profit.
 
 Runs daily at 06:00 UTC and also whenever the training DAG promotes a new champion (an asset event on
 `models/champion.json`). A run started by that event scores the file of its own day.
@@ -65,7 +68,7 @@ def bank_marketing_scoring():
         from include.bank_marketing.validation import InputError
 
         try:
-            return scoring.score_object(s3_client(), params["bucket"], key)
+            return scoring.score_object(s3_client(), params["bucket"], key, params["threshold_rule"], params["top_k"])
         except (InputError, storage.IntegrityError) as exc:
             raise AirflowFailException(str(exc)) from None  # bad file or tampered model: no retry
 

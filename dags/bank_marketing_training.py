@@ -21,10 +21,14 @@ Retrains, checks and publishes the term-deposit propensity model on the UCI Bank
    Actions, for a person to Approve or Reject it (with the metrics, drift and report link on the page, and
    an SNS message with the link); no answer within `approval_timeout` keeps the champion. Each run's
    decision, with who approved or rejected it, is recorded under `models/history/`.
-9. **build_report**: ROC, precision-recall, confusion-matrix and grid-search charts and a self-contained
-   `report.html`.
-10. **notify**: SNS message with the verdict, the promotion decision and its approval, every metric beside
-   its baseline, the drift summary, the report's link and the artifact URIs.
+9. **explain_for_campaign** (beside publish): on the test rows, cumulative gains and lift (against calling at
+   random and against the lab's logistic regression), the expected profit of both thresholds (max F1, and max
+   profit for `cost_per_call` and `value_per_subscription`, both chosen on training folds), calibration and
+   permutation importance of the input columns: `campaign.json` and five charts.
+10. **build_report**: a "for the campaign" section up front, ROC, precision-recall, confusion-matrix,
+   grid-search and campaign charts in a self-contained `report.html`.
+11. **notify**: SNS message with the verdict, the promotion decision and its approval, every metric beside
+   its baseline, the top 20 %'s reach and lift, the drift summary, the report's link and the artifact URIs.
 
 A run not finished 6 hours (`BANK_ML_DEADLINE_HOURS`) after its data interval ended sends an SNS alert
 naming the task it is stuck in (Airflow's deadline alert).
@@ -59,6 +63,7 @@ from include.bank_marketing import config, notification
 from include.bank_marketing.contracts import (
     Approval,
     Artifacts,
+    CampaignSummary,
     Candidate,
     Decision,
     DriftCheck,
@@ -187,6 +192,17 @@ def bank_marketing_training():
         return publish.publish_run(run_context(params, run_id), validated, split, result)
 
     @task(multiple_outputs=False)
+    def explain_for_campaign(
+        split: Split, candidates: list[Candidate], result: Evaluation, params=None, run_id=None
+    ) -> CampaignSummary:
+        from include.bank_marketing import campaign, storage
+
+        try:
+            return campaign.explain_for_campaign(run_context(params, run_id), split, list(candidates), result)
+        except storage.IntegrityError as exc:
+            raise AirflowFailException(str(exc)) from None  # a pickle that is not what was recorded: no retry
+
+    @task(multiple_outputs=False)
     def check_drift(validated: ValidatedInput, params=None, run_id=None) -> DriftCheck:
         from include.bank_marketing import drift
 
@@ -217,6 +233,7 @@ def bank_marketing_training():
         candidates: list[Candidate],
         result: Evaluation,
         artifacts: Artifacts,
+        campaign: CampaignSummary,
         params=None,
         run_id=None,
         ti=None,
@@ -232,6 +249,7 @@ def bank_marketing_training():
             "candidates": list(candidates),
             "evaluation": result,
             "artifacts": artifacts,
+            "campaign": campaign,
             "decision": decision,
         }
         return {"results": results, "links": report.build_report(run_context(params, run_id), results)}
@@ -249,6 +267,8 @@ def bank_marketing_training():
     candidates = train.partial(split=split).expand(spec=plan_training())
     result = evaluate(candidates, split)
     artifacts = publish(validated, split, result)
+    # Beside publish: the gains, profit and importance the report and the approver see.
+    explained = explain_for_campaign(split, candidates, result)
     # After publish (the model a promotion points at exists) and after the drift check, which reads the
     # champion before this run may replace it: the gate takes both, so both branches come after them.
     gate = PromotionGate(
@@ -261,12 +281,19 @@ def bank_marketing_training():
             "candidates": candidates,
             "evaluation": result,
             "artifacts": artifacts,
+            "campaign": explained,
         },
     )
     branches = [promote(split, result, artifacts, gate.output), keep_champion(result, gate.output)]
     gate >> branches
     reported = build_report(
-        validated=validated, drift=drift, split=split, candidates=candidates, result=result, artifacts=artifacts
+        validated=validated,
+        drift=drift,
+        split=split,
+        candidates=candidates,
+        result=result,
+        artifacts=artifacts,
+        campaign=explained,
     )
     branches >> reported
     notify(reported)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from airflow.sdk import Param
 
 from include.bank_marketing import config, families
-from include.bank_marketing.contracts import ApprovalMode
-from include.bank_marketing.params import baseline_param, defaults
+from include.bank_marketing.contracts import ApprovalMode, ThresholdRule
+from include.bank_marketing.params import AS_PUBLISHED, baseline_param, defaults
 
 _DEFAULTS = defaults()
 SCORING_INPUT_KEY = "scoring/{{ ds }}/customers.csv"
@@ -48,6 +48,24 @@ def _topic(receives: str) -> Param:
         description=f"Topic that receives {receives} and any failure alert.",
         pattern="^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$",
         section="Notification",
+    )
+
+
+_RULE_LABELS = {
+    ThresholdRule.F1.value: "f1 (maximum F1)",
+    ThresholdRule.PROFIT.value: "profit (maximum expected profit)",
+}
+
+
+def _threshold_rule(default: str, description: str, *extra: tuple[str, str]) -> Param:
+    return Param(
+        default,
+        type="string",
+        title="Threshold rule",
+        description=description,
+        enum=[value for value, _ in extra] + list(_RULE_LABELS),
+        values_display=dict(extra) | _RULE_LABELS,
+        section="Campaign",
     )
 
 
@@ -147,6 +165,30 @@ def training_params() -> dict[str, Param]:
             maximum=config.APPROVAL_TIMEOUT_MAX_SECONDS,
             section="Promotion",
         ),
+        "cost_per_call": Param(
+            _DEFAULTS["cost_per_call"],
+            type="number",
+            title="Cost per call",
+            description="What one call costs (an agent's time), in the same currency as the value below. With "
+            "the value, it sets the profit threshold: a call pays when probability x value > cost.",
+            minimum=0,
+            maximum=1_000_000,
+            section="Campaign",
+        ),
+        "value_per_subscription": Param(
+            _DEFAULTS["value_per_subscription"],
+            type="number",
+            title="Value per subscription",
+            description="What one term-deposit subscription is worth to the bank, in the same currency.",
+            exclusiveMinimum=0,
+            maximum=1_000_000_000,
+            section="Campaign",
+        ),
+        "threshold_rule": _threshold_rule(
+            _DEFAULTS["threshold_rule"],
+            "Which threshold labels new.csv and becomes the champion's default for scoring: f1 (maximum F1 on "
+            "training folds) or profit (maximum expected profit for the cost and value above). The report shows both.",
+        ),
         **{
             baseline_param(name): Param(
                 _DEFAULTS[baseline_param(name)],
@@ -177,5 +219,20 @@ def scoring_params() -> dict[str, Param]:
             section="Data",
         ),
         "wait_timeout_seconds": _wait_timeout("wait_for_customers"),
+        "threshold_rule": _threshold_rule(
+            AS_PUBLISHED,
+            "Which of the champion's thresholds labels the customers and chooses the call list: the one its "
+            "training run chose (as published), or f1, or profit.",
+            (AS_PUBLISHED, "as published with the champion"),
+        ),
+        "top_k": Param(
+            None,
+            type=["integer", "null"],
+            title="Calls to list (top k)",
+            description="How many customers call_list.csv holds, best first. Empty: every customer at or above "
+            "the threshold.",
+            minimum=1,
+            section="Campaign",
+        ),
         "sns_topic_arn": _topic("the scoring summary"),
     }

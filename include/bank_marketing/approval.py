@@ -24,6 +24,7 @@ from include.bank_marketing.contracts import (
     Decision,
     ReportLinks,
     RunResults,
+    ThresholdRule,
     Verdict,
 )
 
@@ -159,6 +160,7 @@ def request_text(
     verdict = Verdict(evaluation["verdict"]).label
     subject = f"Promote {evaluation['family']} (AUC {metrics['auc']:.4f}, {verdict}) to champion?"
     at_threshold = evaluation["metrics_at_threshold"]
+    rule = ThresholdRule(evaluation["threshold_rule"])
     if champion:
         replaces = f"champion of run `{champion['run_id']}` ({champion['family']}, promoted {champion['promoted_at']})"
     else:
@@ -192,7 +194,7 @@ def request_text(
         "",
         *rows,
         "",
-        f"Chosen threshold {evaluation['threshold']:.4f} (max F1 on training folds); test rows "
+        f"Chosen threshold {evaluation['threshold']:.4f} ({rule.description}); test rows "
         f"{metrics['rows']:,}. Parameters: `{evaluation['best_params']}`.",
         "",
         f"**Drift** against the champion's training data: {drift['summary'].rstrip('.')}. Drifted columns: {drifted}.",

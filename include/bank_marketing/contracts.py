@@ -161,6 +161,26 @@ class Candidate(SearchSummary):
 # --- evaluate ------------------------------------------------------------------------------------------------
 
 
+class ThresholdRule(StrEnum):
+    """How the operating point (the threshold new.csv and the scoring DAG label at) is chosen, both on
+    out-of-fold predictions of the training split, never on the test rows."""
+
+    F1 = "f1"  # the maximum F1: subscribers found and calls wasted weigh the same
+    PROFIT = "profit"  # the maximum expected profit: value x subscribers reached - cost x calls
+
+    @property
+    def description(self) -> str:
+        """How texts say where the threshold comes from, e.g. ``max F1 on training folds``."""
+        return {"f1": "max F1", "profit": "max expected profit"}[self.value] + " on training folds"
+
+
+class Economics(TypedDict):
+    """What a call costs and what a subscription is worth, in one currency (the Params of the same names)."""
+
+    cost_per_call: float
+    value_per_subscription: float
+
+
 class ConfusionMatrix(TypedDict):
     tn: int
     fp: int
@@ -262,9 +282,12 @@ class ScoredModel(TypedDict):
     sha256: str
     scores_uri: str  # row_id, y and probability of every test row
     metrics: Metrics  # at threshold 0.5, where the baselines were measured
-    threshold: float  # the operating point: max F1 on out-of-fold training predictions
-    threshold_oof_f1: float | None
-    metrics_at_threshold: Metrics
+    threshold: float  # the operating point: thresholds[threshold_rule]
+    threshold_rule: str  # a ThresholdRule value
+    thresholds: dict[str, float]  # ThresholdRule value -> threshold chosen on out-of-fold training predictions
+    threshold_oof_f1: float | None  # F1 of the out-of-fold predictions at the F1 threshold
+    economics: Economics  # what the profit threshold was chosen with
+    metrics_at_threshold: Metrics  # at the operating point
     checks: dict[str, Check]
     verdict: str  # a Verdict value, stored as its plain string so XCom and JSON carry it as is
     leaderboard: list[LeaderboardRow]
@@ -274,6 +297,88 @@ class Evaluation(ScoredModel):
     """``evaluate``'s result: the scored winner and the promotion decision it implies against the champion."""
 
     decision: Decision
+
+
+# --- explain_for_campaign -----------------------------------------------------------------------------------
+
+
+class RankingCurve(TypedDict):
+    """Cumulative gains of one ranking of the test rows: calling the best-ranked ``share_called`` of the
+    customers reaches ``share_reached`` of the subscribers (both 0..1, at 1 % steps of the customers)."""
+
+    label: str  # "model" or the compared family's name
+    share_called: list[float]
+    share_reached: list[float]
+
+
+class ProfitCurve(TypedDict):
+    """Expected profit on the test rows of calling every customer whose probability is >= each threshold."""
+
+    threshold: list[float]
+    calls: list[int]
+    subscribers: list[int]
+    profit: list[float]
+
+
+class CalibrationCurve(TypedDict):
+    """The reliability curve: per bin of predicted probability, the mean prediction and the observed rate."""
+
+    mean_predicted: list[float]
+    observed: list[float]
+    rows: list[int]
+
+
+class ColumnImportance(TypedDict):
+    """Permutation importance of one input column: the test ROC AUC lost when its values are shuffled."""
+
+    column: str
+    mean: float
+    std: float
+
+
+class ProfitAt(TypedDict):
+    """Calling every test customer at or above one rule's threshold: calls, subscribers reached, profit."""
+
+    rule: str  # a ThresholdRule value
+    threshold: float
+    calls: int
+    subscribers: int
+    profit: float  # value x subscribers - cost x calls, on the test rows
+    profit_per_1000: float  # the same per 1,000 customers
+
+
+class GainsAt(TypedDict):
+    share_called: float  # the best-ranked share of the customers called (0.1 = top 10 %)
+    share_reached: float  # the share of all subscribers among them
+    lift: float  # share_reached / share_called: how many times better than calling at random
+
+
+class CampaignCurves(TypedDict):
+    """``campaign.json``: the numbers behind the campaign charts, all on the test rows."""
+
+    rows: int
+    positives: int
+    economics: Economics
+    threshold_rule: str
+    thresholds: dict[str, float]  # ThresholdRule value -> threshold (chosen on training folds)
+    rankings: list[RankingCurve]  # the model first, then the lab's family when it was trained and did not win
+    profit: ProfitCurve
+    calibration: CalibrationCurve
+    importance: list[ColumnImportance]  # every input column, largest mean first
+    importance_repeats: int
+
+
+class CampaignSummary(TypedDict):
+    """What the campaign manager decides with, in brief; the curves are in ``campaign.json``."""
+
+    campaign_uri: str  # campaign.json, the CampaignCurves the report's campaign charts are drawn from
+    economics: Economics
+    threshold_rule: str
+    gains: list[GainsAt]  # at config.GAINS_SHARES
+    profit: list[ProfitAt]  # one per ThresholdRule, the operating point's rule first
+    top_columns: list[str]  # the most important input columns, most important first
+    compared_with: str | None  # the family whose ranking the gains chart shows beside the model's
+    seconds: float  # the stage's own time
 
 
 # --- publish -------------------------------------------------------------------------------------------------
@@ -304,10 +409,14 @@ class Champion(TypedDict):
     profile_uri: str | None
     sha256: str
     family: str
-    threshold: float
+    threshold: float  # the operating point the scoring DAG labels at by default
     metrics: dict[str, float]
     reason: str
     previous_run_id: str | None
+    # Absent from pointers written before profit thresholds existed (threshold was then always the F1 one).
+    threshold_rule: NotRequired[str]
+    thresholds: NotRequired[dict[str, float]]
+    economics: NotRequired[Economics]
 
 
 # --- build_report / notify -----------------------------------------------------------------------------------
@@ -328,6 +437,7 @@ class RunResults(TypedDict):
     candidates: list[Candidate]
     evaluation: Evaluation
     artifacts: Artifacts
+    campaign: CampaignSummary
     decision: Decision
 
 
@@ -348,5 +458,11 @@ class ScoringResult(TypedDict):
     positives: int
     positive_share: float
     threshold: float
+    threshold_rule: str  # a ThresholdRule value: which of the champion's thresholds labelled the rows
     champion_run_id: str
     family: str
+    call_list_uri: str
+    calls: int  # rows of call_list.csv
+    expected_subscriptions: float  # the sum of the called customers' probabilities
+    expected_profit: float  # value x expected subscriptions - cost x calls
+    economics: Economics

@@ -76,6 +76,7 @@ METRICS = "metrics.json"
 NEW_CSV = "new.csv"
 PROFILE = "profile.json"  # the training rows' drift reference
 REPORT = "report.html"
+CAMPAIGN = "campaign.json"  # the numbers behind the campaign charts (gains, profit, calibration, importance)
 
 
 def candidate(family: str) -> str:
@@ -90,6 +91,8 @@ LATEST_PREDICTIONS_KEY = "new.csv"
 CHAMPION_KEY = "models/champion.json"
 # The scoring DAG writes its predictions beside the customers file, under this name.
 PREDICTIONS_NAME = "predictions.csv"
+# ... and the customers to call, best first, under this one.
+CALL_LIST_NAME = "call_list.csv"
 
 
 def history_key(run_id: str) -> str:

@@ -5,18 +5,21 @@ No pandas or scikit-learn here: the DAG file imports the templates at parse time
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from include.bank_marketing import approval as approvals
 from include.bank_marketing import config
 from include.bank_marketing.contracts import (
     ApprovalOutcome,
+    CampaignSummary,
     Check,
     Decision,
     Evaluation,
     ReportLinks,
     RunResults,
     ScoringResult,
+    ThresholdRule,
     Verdict,
 )
 
@@ -46,10 +49,37 @@ def metrics_table(checks: dict[str, Check]) -> str:
 
 def _threshold_line(evaluation: Evaluation) -> str:
     at = evaluation["metrics_at_threshold"]
+    rule = ThresholdRule(evaluation["threshold_rule"])
     return (
-        f"At the chosen threshold {evaluation['threshold']:.4f} (max F1 on training folds): F1 {at['f1']:.4f}, "
+        f"At the chosen threshold {evaluation['threshold']:.4f} ({rule.description}): F1 {at['f1']:.4f}, "
         f"precision {at['precision']:.4f}, recall {at['recall']:.4f}, accuracy {at['accuracy']:.4f}"
     )
+
+
+def top_share_line(summary: CampaignSummary, share: float = 0.2) -> str:
+    """One sentence: calling the top ``share`` reaches X % of subscribers (lift Y)."""
+    at = next((g for g in summary["gains"] if math.isclose(g["share_called"], share)), None)
+    if at is None:
+        return f"Calling the top {share:.0%}: not computed."
+    return (
+        f"Calling the top {share:.0%} of customers reaches {at['share_reached']:.0%} of subscribers "
+        f"(lift {at['lift']:.1f})."
+    )
+
+
+def campaign_lines(summary: CampaignSummary) -> list[str]:
+    """The campaign in three lines: the top 20 %'s reach, the expected profit at each threshold, the columns."""
+    money = summary["economics"]
+    profits = "; ".join(
+        f"{p['rule']} threshold {p['threshold']:.4f}: {p['calls']:,} calls, {p['profit']:,.0f}"
+        for p in summary["profit"]
+    )
+    return [
+        top_share_line(summary),
+        f"Expected profit on the test rows (call {money['cost_per_call']:g}, subscription "
+        f"{money['value_per_subscription']:g}): {profits}.",
+        "Columns that matter most: " + ", ".join(summary["top_columns"]) + ".",
+    ]
 
 
 def compose(run_id: str, results: RunResults, report: ReportLinks | None = None) -> tuple[str, str]:
@@ -74,6 +104,8 @@ def compose(run_id: str, results: RunResults, report: ReportLinks | None = None)
         f"TN {cm['tn']}  FP {cm['fp']}  FN {cm['fn']}  TP {cm['tp']}",
         "",
         _threshold_line(evaluation),
+        "",
+        *campaign_lines(results["campaign"]),
         "",
         f"Drift against the champion's training data: {drift['summary']}",
         "",
@@ -141,13 +173,20 @@ def run_failure(dag_id: str, run_id: str, reason: str, task_id: str | None, log_
 
 
 def scoring_report(result: ScoringResult) -> tuple[str, str]:
-    """Subject and body of the scoring DAG's SNS message: rows scored and the share labelled positive."""
+    """Subject and body of the scoring DAG's SNS message: rows scored, the share labelled positive, and the
+    call list with its expected subscriptions and profit."""
     share = f"{100 * result['positive_share']:.1f}%"
+    money = result["economics"]
     subject = f"{SUBJECT_PREFIX} SCORED {result['rows']} rows, {share} positive"[:MAX_SUBJECT]
     body = (
         f"Scored {result['rows']} customers from {result['input_uri']}.\n"
-        f"Predicted positive: {result['positives']} ({share}) at threshold {result['threshold']:.4f}.\n"
+        f"Predicted positive: {result['positives']} ({share}) at threshold {result['threshold']:.4f} "
+        f"({ThresholdRule(result['threshold_rule']).description}).\n"
+        f"Call list: {result['calls']} customers, expected subscriptions {result['expected_subscriptions']:,.1f}, "
+        f"expected profit {result['expected_profit']:,.0f} (call {money['cost_per_call']:g}, "
+        f"subscription {money['value_per_subscription']:g}).\n"
         f"Model: champion of run {result['champion_run_id']} ({result['family']}).\n"
         f"Predictions: {result['predictions_uri']}\n"
+        f"Call list file: {result['call_list_uri']}\n"
     )
     return subject, body

@@ -7,15 +7,18 @@ No pandas or scikit-learn: the DAG file imports it at parse time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from include.bank_marketing import config
-from include.bank_marketing.contracts import ApprovalMode, Grid
+from include.bank_marketing.contracts import ApprovalMode, Economics, Grid, ThresholdRule
 from include.bank_marketing.families import FAMILIES
 
 BASELINE_PREFIX = "baseline_"
+# The scoring DAG's threshold_rule that labels at the threshold the champion was published with.
+AS_PUBLISHED = "as_published"
 # The column that drop_duration leaves out: the call's length, known only once the call is over.
 DURATION_COLUMN = "duration"
 
@@ -39,9 +42,21 @@ def defaults(bucket: str = config.DEFAULT_BUCKET, input_key: str = config.DEFAUL
         "promotion_margin": config.PROMOTION_MARGIN,
         "approval": config.APPROVAL_DEFAULT,
         "approval_timeout": config.APPROVAL_TIMEOUT_SECONDS,
+        "cost_per_call": config.COST_PER_CALL,
+        "value_per_subscription": config.VALUE_PER_SUBSCRIPTION,
+        "threshold_rule": config.THRESHOLD_RULE,
         **{baseline_param(name): value for name, value in config.BASELINES.items()},
         "sns_topic_arn": config.DEFAULT_TOPIC_ARN,
     }
+
+
+def economics(cost_per_call: float, value_per_subscription: float) -> Economics:
+    """The campaign's economics; ``ValueError`` unless a call costs >= 0 and a subscription is worth > 0."""
+    if not (math.isfinite(cost_per_call) and cost_per_call >= 0):
+        raise ValueError(f"cost_per_call must be a number >= 0, got {cost_per_call!r}")
+    if not (math.isfinite(value_per_subscription) and value_per_subscription > 0):
+        raise ValueError(f"value_per_subscription must be a number > 0, got {value_per_subscription!r}")
+    return {"cost_per_call": float(cost_per_call), "value_per_subscription": float(value_per_subscription)}
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,8 @@ class TrainingSettings:
     baselines: dict[str, float]  # metric -> the value a model must reach to PASS
     approval: str  # an ApprovalMode value: does a promotion wait for a person?
     approval_timeout: int  # seconds an approval request waits before the champion is kept
+    economics: Economics  # what a call costs and a subscription is worth: the profit threshold's inputs
+    threshold_rule: str  # a ThresholdRule value: which threshold labels new.csv
     sns_topic_arn: str
 
     @classmethod
@@ -76,5 +93,11 @@ class TrainingSettings:
             },
             approval=ApprovalMode(params["approval"]).value,
             approval_timeout=int(params["approval_timeout"]),
+            # .get: conf of runs queued before these Params existed lacks them
+            economics=economics(
+                float(params.get("cost_per_call", config.COST_PER_CALL)),
+                float(params.get("value_per_subscription", config.VALUE_PER_SUBSCRIPTION)),
+            ),
+            threshold_rule=ThresholdRule(params.get("threshold_rule", config.THRESHOLD_RULE)).value,
             sns_topic_arn=params["sns_topic_arn"],
         )

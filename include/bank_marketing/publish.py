@@ -90,6 +90,10 @@ def publish_run(run: RunContext, validated: ValidatedInput, split: Split, evalua
             "params": evaluation["best_params"],
             "cv_auc": evaluation["cv_auc"],
             "threshold": threshold,
+            "threshold_rule": evaluation["threshold_rule"],
+            # Both rules' thresholds, chosen on out-of-fold training predictions; the scoring DAG may use either.
+            "thresholds": evaluation["thresholds"],
+            "economics": evaluation["economics"],
             "metrics": metric_values(evaluation["metrics"]),
             "metrics_at_threshold": metric_values(evaluation["metrics_at_threshold"]),
             "baselines": {k: c["baseline"] for k, c in evaluation["checks"].items()},

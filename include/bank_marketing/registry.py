@@ -194,6 +194,9 @@ def promote(
             "metrics": metric_values(evaluation["metrics"]),
             "reason": decision["reason"],
             "previous_run_id": current["run_id"] if current else None,
+            "threshold_rule": evaluation["threshold_rule"],
+            "thresholds": evaluation["thresholds"],
+            "economics": evaluation["economics"],
         }
         try:
             _put_pointer(run.s3, run.bucket, doc, etag)

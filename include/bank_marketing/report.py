@@ -5,7 +5,7 @@ context exactly as evaluation computed them, never recomputed here. The charts a
 Escaping is Jinja2's autoescape (every ``{{ value }}`` of the template), not a helper of this module.
 
 ``build_report`` is the stage: it assembles the ``ReportContext`` from the run's results, draws and stores the
-charts and writes ``report.html`` under the run's prefix.
+charts (the campaign's from ``campaign.json``) and writes ``report.html`` under the run's prefix.
 """
 
 from __future__ import annotations
@@ -31,11 +31,13 @@ from include.bank_marketing.contracts import (
     PROMOTED,
     Approval,
     ApprovalOutcome,
+    CampaignSummary,
     Check,
     Decision,
     DriftedColumn,
     ReportLinks,
     RunResults,
+    ThresholdRule,
     Verdict,
     metric_values,
 )
@@ -116,7 +118,9 @@ class ReportContext(TypedDict):
     family: str
     params: dict[str, Any]
     cv_auc: float
-    threshold: float
+    threshold: float  # the operating point
+    threshold_rule: str  # a ThresholdRule value: how the operating point was chosen
+    campaign: CampaignSummary  # the "for the campaign" section
     champion: ChampionComparison
     data: DataSummary
     drift: DriftReport | None  # None: no champion profile to compare with
@@ -138,9 +142,15 @@ def build_report(run: RunContext, results: RunResults) -> ReportLinks:
     ]
     images = charts.render(scores[config.TARGET], scores["probability"].to_numpy(), evaluation["threshold"], grid)
     chart_uris = {name: storage.write_bytes(run.s3, run.uri(name), png, "image/png") for name, png in images.items()}
+    campaign = results["campaign"]
+    # From the numbers explain_for_campaign wrote: drawn here, where matplotlib is imported anyway.
+    campaign_images = charts.render_campaign(storage.read_json(run.s3, campaign["campaign_uri"]))
+    for name, png in campaign_images.items():
+        chart_uris[name] = storage.write_bytes(run.s3, run.uri(name), png, "image/png")
+    images.update(campaign_images)
     report_uri = run.uri(layout.REPORT)
     linked = {k.removesuffix("_uri"): v for k, v in results["artifacts"].items() if isinstance(v, str)}
-    linked.update({"drift": drift["drift_uri"], "report": report_uri})
+    linked.update({"drift": drift["drift_uri"], "campaign": campaign["campaign_uri"], "report": report_uri})
     # drift.json holds the per-column detail; without a champion profile nothing was compared.
     drift_doc = storage.read_json(run.s3, drift["drift_uri"]) if drift["max_psi"] is not None else None
     context: ReportContext = {
@@ -157,6 +167,8 @@ def build_report(run: RunContext, results: RunResults) -> ReportLinks:
         "params": evaluation["best_params"],
         "cv_auc": evaluation["cv_auc"],
         "threshold": evaluation["threshold"],
+        "threshold_rule": evaluation["threshold_rule"],
+        "campaign": campaign,
         "champion": {
             "run_id": decision["champion_run_id"],
             "auc": decision["champion_auc"],
@@ -206,6 +218,8 @@ def render_html(context: ReportContext, images: dict[str, bytes]) -> str:
         "drift_rows": _drift_rows(context["drift"]),
         "figures": _figures(images),
         "approval_line": approvals.summary(context.get("approval")) if context.get("approval") else None,
+        "threshold_source": ThresholdRule(context["threshold_rule"]).description,
+        "break_even": _break_even(context["campaign"]),
         "chart_size": CHART_SIZE,
     }
     return _environment().get_template(TEMPLATE).render(view)
@@ -223,7 +237,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(f4=_f4, g4=_g4, pct=_pct, thousands=_thousands, param=_param)
+    env.filters.update(f4=_f4, g4=_g4, pct=_pct, thousands=_thousands, money=_money, param=_param)
     env.tests["web_url"] = _is_web_url
     return env
 
@@ -258,6 +272,11 @@ def _pct(value: Any, missing: str = "n/a") -> str:
 def _thousands(value: Any) -> Any:
     """A count with thousands separators (45,211); anything else as it is."""
     return f"{value:,}" if _is_number(value) else value
+
+
+def _money(value: Any) -> str:
+    """An amount in whole units with thousands separators (-1,234), or n/a."""
+    return f"{value:,.0f}" if _is_number(value) else "n/a"
 
 
 def _param(value: Any) -> str:
@@ -331,6 +350,12 @@ def _drift_rows(drift: DriftReport | None) -> list[dict[str, Any]]:
 def _by_psi(row: dict[str, Any]) -> tuple[int, float, str]:
     psi = row["psi"]
     return (0, -psi, str(row["name"])) if _is_number(psi) else (1, 0.0, str(row["name"]))
+
+
+def _break_even(campaign: CampaignSummary) -> float:
+    """The probability above which a call pays for itself: cost / value."""
+    money = campaign["economics"]
+    return money["cost_per_call"] / money["value_per_subscription"]
 
 
 def _figures(images: dict[str, bytes]) -> list[dict[str, str]]:

@@ -1,4 +1,5 @@
-"""Scoring: the champion model labels a file of customers (same columns as the training data, no ``y``)."""
+"""Scoring: the champion model labels a file of customers (same columns as the training data, no ``y``) and
+lists whom to call, best first."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from include.bank_marketing import config, registry, storage
-from include.bank_marketing.contracts import ScoringResult
-from include.bank_marketing.layout import CHAMPION_KEY, PREDICTIONS_NAME, s3_uri
+from include.bank_marketing import campaign, config, registry, storage
+from include.bank_marketing.contracts import Champion, Economics, ScoringResult, ThresholdRule
+from include.bank_marketing.layout import CALL_LIST_NAME, CHAMPION_KEY, PREDICTIONS_NAME, s3_uri
+from include.bank_marketing.params import AS_PUBLISHED, economics
 from include.bank_marketing.validation import InputError, detect_delimiter, output_labels
 
 
@@ -68,33 +71,93 @@ def read_customers(data: bytes, numeric: list[str], categorical: list[str]) -> p
     return pd.concat(customer_chunks(data, numeric, categorical), ignore_index=True)
 
 
+def sibling_key(input_key: str, name: str) -> str:
+    """Key of file ``name`` beside the input: ``scoring/2026-11-28/customers.csv`` and ``call_list.csv`` give
+    ``scoring/2026-11-28/call_list.csv``."""
+    folder = input_key.rsplit("/", 1)[0] + "/" if "/" in input_key else ""
+    return folder + name
+
+
 def predictions_key(input_key: str) -> str:
     """``predictions.csv`` beside the input: ``scoring/2026-11-28/customers.csv`` gives
     ``scoring/2026-11-28/predictions.csv``."""
-    folder = input_key.rsplit("/", 1)[0] + "/" if "/" in input_key else ""
-    return folder + PREDICTIONS_NAME
+    return sibling_key(input_key, PREDICTIONS_NAME)
 
 
-def score_object(s3: Any, bucket: str, key: str, chunk_rows: int = config.SCORING_CHUNK_ROWS) -> ScoringResult:
-    """Score ``s3://bucket/key`` with the champion (sha256-verified) and write ``predictions.csv`` beside it.
+def champion_threshold(champion: Champion, rule: str) -> tuple[float, str]:
+    """The champion's threshold for ``rule`` (a ``ThresholdRule`` value, or ``AS_PUBLISHED``) and the rule.
 
-    Labels use the champion's stored decision threshold. Returns a small summary for XCom and the alert.
+    A pointer written before profit thresholds existed holds the F1 threshold only: it serves ``as_published``
+    and ``f1``, and ``profit`` is an error that says so.
+    """
+    published = champion.get("threshold_rule", ThresholdRule.F1.value)
+    if rule == AS_PUBLISHED:
+        return float(champion["threshold"]), published
+    rule = ThresholdRule(rule).value
+    thresholds = champion.get("thresholds") or {ThresholdRule.F1.value: champion["threshold"]}
+    if rule not in thresholds:
+        raise InputError(
+            f"champion {champion['run_id']} has no {rule} threshold (it predates them): retrain, or score with f1"
+        )
+    return float(thresholds[rule]), rule
+
+
+def call_list(
+    customers: pd.DataFrame, proba: Any, money: Economics, threshold: float, top_k: int | None
+) -> pd.DataFrame:
+    """The customers to call, best first: every one at or above ``threshold``, or the ``top_k`` most likely.
+
+    Columns: the customer's, then ``probability``, ``rank`` (1 = call first; ties keep the file's order) and
+    ``expected_value`` (value x probability - cost: what the call is worth on average).
+    """
+    scored = customers.assign(probability=np.asarray(proba, dtype=float))
+    chosen = (
+        scored.nlargest(top_k, "probability", keep="first") if top_k else scored[scored["probability"] >= threshold]
+    )
+    ranked = chosen.sort_values("probability", ascending=False, kind="stable").reset_index(drop=True)
+    ranked["rank"] = np.arange(1, len(ranked) + 1)
+    ranked["expected_value"] = campaign.expected_value(ranked["probability"], money).round(2)
+    ranked["probability"] = ranked["probability"].round(6)
+    return ranked
+
+
+def score_object(
+    s3: Any,
+    bucket: str,
+    key: str,
+    rule: str = AS_PUBLISHED,
+    top_k: int | None = None,
+    chunk_rows: int = config.SCORING_CHUNK_ROWS,
+) -> ScoringResult:
+    """Score ``s3://bucket/key`` with the champion (sha256-verified); write ``predictions.csv`` (every customer,
+    labelled at the champion's threshold of ``rule``) and ``call_list.csv`` (whom to call, best first: those
+    at or above that threshold, or the ``top_k`` most likely) beside it.
+
+    Returns a small summary for XCom and the alert, with the expected subscriptions and profit of the calls.
     """
     champion, _ = registry.read_champion(s3, bucket)
     if champion is None:
         raise InputError(f"no champion in {s3_uri(bucket, CHAMPION_KEY)}: train and promote a model first")
     meta = storage.read_json(s3, champion["model_json_uri"])
     model = storage.load_model(s3, champion["model_uri"], champion["sha256"])
-    threshold = float(champion["threshold"])
+    threshold, rule = champion_threshold(champion, rule)
+    money: Economics = champion.get("economics") or economics(config.COST_PER_CALL, config.VALUE_PER_SUBSCRIPTION)
     data = storage.read_bytes(s3, s3_uri(bucket, key))
-    out_key = predictions_key(key)
+    out_key, calls_key = predictions_key(key), sibling_key(key, CALL_LIST_NAME)
     labels = output_labels(meta["input"]["target_format"])
     rows = positives = 0
-    # Chunk by chunk into a temporary file, uploaded from disk: memory holds one chunk, whatever the file's size.
+    callable_rows: list[pd.DataFrame] = []  # each chunk's candidates for the call list, not every row
+    # Chunk by chunk into a temporary file, uploaded from disk: memory holds one chunk, whatever the file's size,
+    # and the call list's candidates (at most top_k rows, or the rows above the threshold).
     with tempfile.TemporaryFile() as out:
         for chunk in customer_chunks(data, meta["input"]["numeric"], meta["input"]["categorical"], chunk_rows):
             proba = model.predict_proba(chunk)[:, 1]
             predicted = proba >= threshold
+            keep = chunk.assign(probability=proba)
+            keep = keep.nlargest(top_k, "probability", keep="first") if top_k else keep[predicted]
+            callable_rows.append(keep)
+            if top_k:  # the running best top_k, so memory stays bounded by top_k rows
+                callable_rows = [pd.concat(callable_rows).nlargest(top_k, "probability", keep="first")]
             labelled = chunk.assign(
                 probability=pd.Series(proba, index=chunk.index).round(6), predicted=predicted.astype(int)
             )
@@ -105,6 +168,10 @@ def score_object(s3: Any, bucket: str, key: str, chunk_rows: int = config.SCORIN
             positives += int(predicted.sum())
         out.seek(0)
         s3.upload_fileobj(out, bucket, out_key, ExtraArgs={"ContentType": "text/csv"})
+    candidates = pd.concat(callable_rows) if callable_rows else pd.DataFrame()
+    calls = call_list(candidates.drop(columns="probability"), candidates["probability"], money, threshold, top_k)
+    storage.write_bytes(s3, s3_uri(bucket, calls_key), calls.to_csv(index=False).encode(), "text/csv")
+    expected = float(calls["probability"].sum())
     return {
         "input_uri": s3_uri(bucket, key),
         "predictions_uri": s3_uri(bucket, out_key),
@@ -112,6 +179,12 @@ def score_object(s3: Any, bucket: str, key: str, chunk_rows: int = config.SCORIN
         "positives": positives,
         "positive_share": round(positives / rows, 4),
         "threshold": threshold,
+        "threshold_rule": rule,
         "champion_run_id": champion["run_id"],
         "family": champion["family"],
+        "call_list_uri": s3_uri(bucket, calls_key),
+        "calls": len(calls),
+        "expected_subscriptions": round(expected, 1),
+        "expected_profit": round(float(campaign.profit(expected, len(calls), money)), 2),
+        "economics": money,
     }

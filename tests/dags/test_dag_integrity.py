@@ -84,7 +84,7 @@ def test_pipeline_shape(dagbag):
     expected = {
         *("resolve_input", "other_files", "start_runs_for_other_files"),
         *("wait_for_data", "validate", "plan_training", "preprocess", "train", "evaluate", "publish"),
-        *("check_drift", "approve", "promote", "keep_champion", "build_report", "notify"),
+        *("check_drift", "explain_for_campaign", "approve", "promote", "keep_champion", "build_report", "notify"),
     }
     assert set(dag.task_ids) == expected
     assert dag.task_dict["wait_for_data"].upstream_task_ids == {"resolve_input"}
@@ -95,6 +95,11 @@ def test_pipeline_shape(dagbag):
     assert dag.task_dict["build_report"].upstream_task_ids >= {"promote", "keep_champion", "check_drift"}
     assert dag.task_dict["build_report"].trigger_rule == "none_failed_min_one_success"
     assert "build_report" in dag.task_dict["notify"].upstream_task_ids
+    # The campaign figures come from the split, the candidates and the evaluation, beside publish; the approver
+    # and the report see them.
+    assert dag.task_dict["explain_for_campaign"].upstream_task_ids == {"preprocess", "train", "evaluate"}
+    assert "explain_for_campaign" in dag.task_dict["approve"].upstream_task_ids
+    assert "explain_for_campaign" in dag.task_dict["build_report"].upstream_task_ids
     # Drift is measured against the champion as it was before this run could replace it, and both branches
     # come after publish (the model a promotion points at exists): the gate before them takes both.
     assert {"check_drift", "publish", "evaluate"} <= dag.task_dict["approve"].upstream_task_ids
@@ -177,8 +182,10 @@ def test_every_param_is_typed_titled_described_and_bounded(dagbag, dag_id):
         assert param.description, f"param {name} has no description"
         assert schema.get("section"), f"param {name} has no form section"
         if schema["type"] in ("number", "integer"):
-            assert "minimum" in schema and "maximum" in schema, f"param {name} has no bounds"
-            assert schema["minimum"] <= param.value <= schema["maximum"], f"param {name}'s default is out of bounds"
+            low = "minimum" if "minimum" in schema else "exclusiveMinimum"  # a value must be > 0, say
+            assert low in schema and "maximum" in schema, f"param {name} has no bounds"
+            above = schema[low] <= param.value if low == "minimum" else schema[low] < param.value
+            assert above and param.value <= schema["maximum"], f"param {name}'s default is out of bounds"
     assert params["bucket"] == "bank-ml"
 
 

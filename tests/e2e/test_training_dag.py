@@ -202,6 +202,61 @@ def test_new_csv_labels_use_the_threshold_chosen_on_training_folds(good_run):
     assert meta["metrics_at_threshold"]["f1"] >= meta["metrics"]["f1"]  # the F1-maximising cut beats 0.5 here
 
 
+CAMPAIGN_CHARTS = ("gains.png", "lift.png", "profit.png", "calibration.png", "importance.png")
+
+
+def test_report_opens_with_the_campaign_section_and_its_charts(good_run):
+    import base64
+
+    prefix = good_run["prefix"]
+    page = _get(good_run, f"{prefix}/report.html").decode()
+    curves = json.loads(_get(good_run, f"{prefix}/campaign.json"))
+    for name in CAMPAIGN_CHARTS:
+        assert f"data:image/png;base64,{base64.b64encode(_get(good_run, f'{prefix}/{name}')).decode()}" in page
+    assert page.index('id="campaign"') < page.index("Promotion decision")  # up front
+    # Gains of the model on the 9,043 test rows, beside the lab's family's ranking (trained, did not win).
+    assert (curves["rows"], curves["positives"]) == (9043, 1058)
+    assert [r["label"] for r in curves["rankings"]] == ["model", "logistic_regression"]
+    model, lab = (dict(zip(r["share_called"], r["share_reached"], strict=True)) for r in curves["rankings"])
+    assert model[0.2] > lab[0.2] > 0.2 * 2  # the model's top 20 % beats the lab's, and both beat random
+    assert f"{model[0.2]:.1%}" in page
+    # Calibrated enough to trust the expected values: every bin's observed rate within 0.1 of its mean score.
+    calibration = curves["calibration"]
+    assert max(abs(a - b) for a, b in zip(calibration["mean_predicted"], calibration["observed"], strict=True)) < 0.1
+    [message] = good_run["messages"]
+    assert f"Calling the top 20% of customers reaches {model[0.2]:.0%} of subscribers (lift " in message["message"]
+
+
+def test_model_json_and_the_champion_hold_both_thresholds(good_run):
+    meta = json.loads(_get(good_run, f"{good_run['prefix']}/model.json"))
+    champion = json.loads(_get(good_run, "models/champion.json"))
+    assert meta["threshold_rule"] == "f1" and meta["threshold"] == meta["thresholds"]["f1"]
+    assert meta["economics"] == {"cost_per_call": 5.0, "value_per_subscription": 100.0}
+    # Calibrated probabilities put the profit-maximising cut near the break-even probability cost / value = 5 %.
+    assert 0.02 < meta["thresholds"]["profit"] < 0.15 < meta["thresholds"]["f1"]
+    assert {k: champion[k] for k in ("threshold", "threshold_rule", "thresholds", "economics")} == {
+        k: meta[k] for k in ("threshold", "threshold_rule", "thresholds", "economics")
+    }
+    # On the test rows the profit threshold earns more than the F1 one (it was chosen on training folds).
+    frame = pd.read_csv(io.BytesIO(_get(good_run, f"{good_run['prefix']}/new.csv")))
+    y = (frame["y"] == "yes").to_numpy()
+
+    def profit(threshold: float) -> float:
+        called = frame["probability"].to_numpy() >= threshold
+        return 100 * (y & called).sum() - 5 * called.sum()
+
+    assert profit(meta["thresholds"]["profit"]) > profit(meta["thresholds"]["f1"])
+
+
+def test_duration_leads_the_importance_when_it_is_used(good_run):
+    curves = json.loads(_get(good_run, f"{good_run['prefix']}/campaign.json"))
+    ranked = [c["column"] for c in curves["importance"]]
+    assert ranked[0] == "duration" and len(ranked) == 16  # every input column, largest first
+    assert curves["importance_repeats"] == 3 and all(c["std"] >= 0 for c in curves["importance"])
+    page = _get(good_run, f"{good_run['prefix']}/report.html").decode()
+    assert "<strong>duration</strong>" in page
+
+
 @pytest.fixture(scope="module")
 def shifted_run(second_run, aws, run_dag):
     """A drifted copy (duration x3, balance +5000) of the stratified sample, trained without duration: drift
@@ -242,6 +297,10 @@ def test_drop_duration_trains_without_it(shifted_run, good_run):
     with_duration = json.loads(_get(good_run, f"{good_run['prefix']}/model.json"))["metrics"]["auc"]
     assert meta["metrics"]["auc"] < with_duration - 0.05  # duration is where most of the benchmark AUC comes from
     assert shifted_run["messages"][0]["subject"].endswith(", champion kept")
+    curves = json.loads(_get(shifted_run, f"{shifted_run['shifted_prefix']}/campaign.json"))
+    assert "duration" not in {c["column"] for c in curves["importance"]} and len(curves["importance"]) == 15
+    # One family trained: no other ranking to compare with.
+    assert [r["label"] for r in curves["rankings"]] == ["model"]
 
 
 def test_scoring_dag_labels_customers_with_the_champion(second_run, aws, run_dag):
@@ -265,6 +324,38 @@ def test_scoring_dag_labels_customers_with_the_champion(second_run, aws, run_dag
     [message] = aws.messages(aws.queue_url)
     share = (expected >= champion["threshold"]).mean()
     assert message["subject"] == f"[bank-ml] SCORED 1000 rows, {100 * share:.1f}% positive"
+    # The call list: every customer at or above the threshold, best first, with the expected value of the call.
+    calls = pd.read_csv(io.BytesIO(_get(second_run, "scoring/2026-11-23/call_list.csv")))
+    above = predictions[predictions["probability"] >= champion["threshold"]]
+    assert len(calls) == len(above) > 0
+    assert list(calls.columns) == [*raw.columns, "probability", "rank", "expected_value"]
+    assert calls["probability"].is_monotonic_decreasing and list(calls["rank"]) == list(range(1, len(calls) + 1))
+    assert calls["probability"].iloc[0] == predictions["probability"].max()
+    assert (calls["expected_value"] - (100 * calls["probability"] - 5)).abs().max() < 0.01
+    expected_subscriptions = calls["probability"].sum()
+    assert f"expected subscriptions {expected_subscriptions:,.1f}" in message["message"]
+
+
+def test_scoring_lists_the_top_k_at_the_profit_threshold(second_run, aws, run_dag):
+    bucket = second_run["bucket"]
+    raw = pd.read_csv(io.BytesIO(DATA), sep=";").tail(500).drop(columns=["y"])
+    aws.upload(bucket, "scoring/2026-11-25/customers.csv", raw.to_csv(sep=";", index=False).encode())
+    aws.messages(aws.queue_url)
+
+    result = run_dag(
+        "bank_marketing_scoring", {"bucket": bucket, "threshold_rule": "profit", "top_k": 25}, "2026-11-25"
+    )
+
+    assert result.state == "success", result.states()
+    champion = json.loads(_get(second_run, "models/champion.json"))
+    predictions = pd.read_csv(io.BytesIO(_get(second_run, "scoring/2026-11-25/predictions.csv")))
+    profit_cut = champion["thresholds"]["profit"]
+    assert ((predictions["probability"] >= profit_cut) == (predictions["predicted"] == "yes")).all()
+    calls = pd.read_csv(io.BytesIO(_get(second_run, "scoring/2026-11-25/call_list.csv")))
+    assert len(calls) == 25
+    assert list(calls["probability"]) == sorted(predictions["probability"], reverse=True)[:25]
+    [message] = aws.messages(aws.queue_url)
+    assert "Call list: 25 customers" in message["message"] and "max expected profit" in message["message"]
 
 
 def test_a_tampered_champion_pickle_fails_the_run_loudly(second_run, aws, run_dag):

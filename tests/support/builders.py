@@ -1,5 +1,6 @@
 """Builders the unit tests share (not fixtures): the test bucket and run id, CSV bytes, a stand-in model, a
-synthetic validated frame, and direct boto3 reads that bypass the code under test."""
+synthetic validated frame, direct boto3 reads that bypass the code under test, and the operating point's keys
+and campaign summary that hand-made evaluation results and run results carry."""
 
 from __future__ import annotations
 
@@ -70,3 +71,52 @@ def synthetic_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
             "y": y,
         }
     )
+
+
+# --- the operating point and the campaign (issue 14) ---------------------------------------------------------
+
+# The Params' default economics (config.COST_PER_CALL, config.VALUE_PER_SUBSCRIPTION): break-even at 5 %.
+ECONOMICS = {"cost_per_call": 5.0, "value_per_subscription": 100.0}
+
+
+def threshold_keys(f1: float, profit: float | None = None, rule: str = "f1", economics: dict | None = None) -> dict:
+    """The keys of an evaluate_candidates result (ScoredModel / Evaluation) about its operating point: both
+    rules' ``thresholds`` (``profit`` defaults to the F1 one), the ``threshold_rule``, ``threshold`` =
+    thresholds[rule] and the ``economics`` the profit threshold was chosen with (default: the Params')."""
+    thresholds = {"f1": f1, "profit": f1 if profit is None else profit}
+    return {
+        "threshold": thresholds[rule],
+        "threshold_rule": rule,
+        "thresholds": thresholds,
+        "economics": dict(economics or ECONOMICS),
+    }
+
+
+def campaign_summary(rule: str = "f1", **changes) -> dict:
+    """A CampaignSummary as explain_for_campaign returns it for 9,043 test rows at the default economics: the
+    top 10/20/30 % reach 41/62/75 % of the subscribers, the f1 threshold 0.3 and the profit threshold 0.0712
+    (``rule`` chooses which is the operating point, listed first), then top-level keys replaced by ``changes``."""
+    profits = {
+        # 100 x 560 - 5 x 1,000 = 51,000 on 9,043 rows: 5,639.72 per 1,000
+        "f1": {"rule": "f1", "threshold": 0.3, "calls": 1000, "subscribers": 560, "profit": 51000.0,
+               "profit_per_1000": 5639.72},
+        # 100 x 880 - 5 x 2,600 = 75,000: 8,293.71 per 1,000
+        "profit": {"rule": "profit", "threshold": 0.0712, "calls": 2600, "subscribers": 880, "profit": 75000.0,
+                   "profit_per_1000": 8293.71},
+    }  # fmt: skip
+    summary = {
+        "campaign_uri": "s3://bank-ml/runs/r/campaign.json",
+        "economics": dict(ECONOMICS),
+        "threshold_rule": rule,
+        "gains": [
+            {"share_called": 0.1, "share_reached": 0.41, "lift": 4.1},
+            {"share_called": 0.2, "share_reached": 0.62, "lift": 3.1},
+            {"share_called": 0.3, "share_reached": 0.75, "lift": 2.5},
+        ],
+        "profit": [profits[rule], *(p for r, p in profits.items() if r != rule)],
+        "top_columns": ["duration", "poutcome", "month"],
+        "compared_with": "logistic_regression",
+        "seconds": 2.5,
+    }
+    summary.update(changes)
+    return summary

@@ -376,6 +376,21 @@ def test_request_body_without_a_presigned_link_or_drift():
     assert "Drifted columns: none." in body
 
 
+@pytest.mark.parametrize(
+    ("rule", "line"),
+    [
+        ("f1", "Chosen threshold 0.3000 (max F1 on training folds); test rows 9,043."),
+        ("profit", "Chosen threshold 0.0712 (max expected profit on training folds); test rows 9,043."),
+    ],
+)
+def test_request_body_says_which_rule_chose_the_threshold(rule, line):
+    results = request_results()
+    results["evaluation"] = {**make_evaluation(GOOD, rule=rule), "sha256": "ab" * 32}
+    _, body = request_text(results)
+
+    assert line in body
+
+
 # --- registry: keep and promote with the approval record ----------------------------------------------------
 
 

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from include.bank_marketing import config, evaluation, layout, storage
+from include.bank_marketing import campaign, config, evaluation, layout, storage
 from include.bank_marketing.contracts import Evaluation, Verdict
 from include.bank_marketing.params import TrainingSettings, defaults
-from tests.support.builders import BUCKET, SAFE_RUN_ID, ColumnProba
+from tests.support.builders import BUCKET, ECONOMICS, SAFE_RUN_ID, ColumnProba
 
 SETTINGS = TrainingSettings.from_params(defaults(BUCKET))
 
@@ -261,6 +261,11 @@ def test_evaluate_candidates_scores_the_best_candidate(s3, run, one_job):
     # negatives are called positive, precision 2/3, recall 1, F1 0.8; no other cut does as well.
     assert (result["threshold"], result["threshold_oof_f1"]) == (0.45, 0.8)
     assert result["metrics_at_threshold"] == evaluation.score(Y, P, 0.45)
+    # The operating point is the F1 rule's (the default); max profit at a call 5, a subscription 100 is the
+    # same cut here: its 8 subscribers in 12 calls bring 800 - 60 = 740, more than any other cut.
+    assert result["threshold_rule"] == "f1"
+    assert result["thresholds"] == {"f1": 0.45, "profit": 0.45}
+    assert result["economics"] == ECONOMICS
     assert result["leaderboard"] == [
         {"family": "random_forest", "cv_auc": 0.9, "fit_seconds": 2.0},
         {"family": "logistic_regression", "cv_auc": 0.7, "fit_seconds": 1.0},
@@ -290,6 +295,38 @@ def test_evaluate_candidates_takes_the_baselines_and_margin_of_the_settings(s3, 
     assert result["decision"]["margin"] == pytest.approx(0.01)
 
 
+def test_evaluate_candidates_operating_point_follows_the_threshold_rule(s3, run, one_job):
+    test = pd.DataFrame({"row_id": range(1, 11), "p": P, "y": pd.Series(Y, dtype="int8")})
+    train = pd.concat([test, test.assign(row_id=test["row_id"] + 10)], ignore_index=True)
+    split = {
+        "train_uri": storage.write_parquet(s3, run.uri(layout.TRAIN), train),
+        "test_uri": storage.write_parquet(s3, run.uri(layout.TEST), test),
+    }
+    saved = storage.save_model(s3, run.uri(layout.candidate("random_forest")), ColumnProba("p"))
+    money = {"cost_per_call": 60.0, "value_per_subscription": 100.0}
+    # A call costing 60 of a subscription's 100: the training rows (P twice), best first, cut after each tied
+    # pair: 0.9 -> 2 subscribers in 2 calls, 200 - 120 = 80; 0.8 -> 4 in 4, 160; 0.7 -> 4 in 6, 40;
+    # 0.6 -> 4 in 8, -80; 0.55 -> 6 in 10, 0; 0.45 -> 8 in 12, 80; lower cuts add calls only. Best: 0.8.
+    results = {
+        rule: evaluation.evaluate_candidates(
+            run,
+            split,
+            [candidate("random_forest", 0.9, saved)],
+            dataclasses.replace(SETTINGS, economics=money, threshold_rule=rule),
+        )
+        for rule in ("f1", "profit")
+    }
+
+    for rule, threshold in (("f1", 0.45), ("profit", 0.8)):
+        result = results[rule]
+        assert result["thresholds"] == {"f1": 0.45, "profit": 0.8}  # both, whichever rule operates
+        assert (result["threshold_rule"], result["threshold"]) == (rule, threshold)
+        assert result["metrics_at_threshold"] == evaluation.score(Y, P, threshold)
+        assert result["economics"] == money
+        assert result["threshold_oof_f1"] == pytest.approx(0.8)  # the F1 rule's, whichever rule operates
+        assert result["metrics"] == evaluation.score(Y, P)  # the verdict's 0.5 does not move
+
+
 def test_evaluate_candidates_refuses_a_tampered_candidate(s3, run):
     test = pd.DataFrame({"row_id": [1, 2], "p": [0.2, 0.8], "y": [0, 1]})
     test_uri = storage.write_parquet(s3, f"s3://{BUCKET}/t.parquet", test)
@@ -317,26 +354,70 @@ def _fitted_logistic(train: pd.DataFrame):
     return pipeline.fit(train[["s", "c"]], train["y"])
 
 
-def test_threshold_maximises_f1_on_out_of_fold_training_predictions(one_job):
+def _oof(model, train: pd.DataFrame) -> np.ndarray:
+    """The out-of-fold scores choose_thresholds reads (3 folds), computed here independently."""
     from sklearn.base import clone
-    from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=config.RANDOM_STATE)
+    return cross_val_predict(clone(model), train[["s", "c"]], train["y"], cv=folds, method="predict_proba")[:, 1]
+
+
+def test_threshold_maximises_f1_on_out_of_fold_training_predictions(one_job):
+    from sklearn.metrics import f1_score
 
     train = _synthetic(400, 1)
     model = _fitted_logistic(train)
 
-    chosen = evaluation.choose_threshold(model, train, cv_folds=3)
+    chosen = evaluation.choose_thresholds(model, train, ECONOMICS, cv_folds=3)
 
-    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=config.RANDOM_STATE)
-    oof = cross_val_predict(clone(model), train[["s", "c"]], train["y"], cv=folds, method="predict_proba")[:, 1]
-    assert chosen["oof_f1"] == pytest.approx(f1_score(train["y"], oof >= chosen["threshold"]), abs=2e-3)
+    oof = _oof(model, train)
+    assert chosen["oof_f1"] == pytest.approx(f1_score(train["y"], oof >= chosen["f1"]), abs=2e-3)
     # No other cut of the out-of-fold scores does better (F1 of every cut at once: f1_score 400 times is slow).
     y = train["y"].to_numpy().astype(bool)
     called = oof[None, :] >= np.unique(oof)[:, None]
     tp = (called & y).sum(axis=1)
     best_other = float(np.max(2 * tp / (called.sum(axis=1) + y.sum())))
     assert chosen["oof_f1"] >= best_other - 1e-3
-    assert 0 < chosen["threshold"] < 1
+    assert 0 < chosen["f1"] < 1
+
+
+@pytest.mark.parametrize("money", [ECONOMICS, {"cost_per_call": 30.0, "value_per_subscription": 100.0}])
+def test_profit_threshold_is_chosen_on_the_same_out_of_fold_predictions(one_job, money):
+    train = _synthetic(400, 1)
+    model = _fitted_logistic(train)
+
+    chosen = evaluation.choose_thresholds(model, train, money, cv_folds=3)
+
+    oof = _oof(model, train)
+    threshold, best = campaign.profit_threshold(train["y"], oof, money)
+    assert chosen["profit"] == round(threshold, 4)
+    assert best > 0 and 0 < chosen["profit"] < 1
+    # ... and on those predictions no cut earns more than it.
+    y = train["y"].to_numpy()
+    profits = [money["value_per_subscription"] * y[oof >= t].sum() - money["cost_per_call"] * (oof >= t).sum()
+               for t in np.unique(oof)]  # fmt: skip
+    assert best == pytest.approx(max(profits))
+    assert campaign.profit_at(y, oof, threshold, "profit", money)["profit"] == pytest.approx(best)
+
+
+def test_profit_threshold_when_no_call_pays_is_above_every_out_of_fold_score(one_job):
+    # A call costs 60 of a subscription's 100, and the 3 subscribers are the 3 lowest scores: every cut loses.
+    # The highest score, 0.031234, rounded to 4 places would be 0.0312: below it, and calling its row.
+    train = pd.DataFrame(
+        {
+            "row_id": range(1, 11),
+            "p": [0.01, 0.012, 0.0123, 0.02, 0.03, 0.031, 0.0312, 0.03123, 0.0311, 0.031234],
+            "y": pd.Series([1, 1, 1, 0, 0, 0, 0, 0, 0, 0], dtype="int8"),
+        }
+    )
+    money = {"cost_per_call": 60.0, "value_per_subscription": 100.0}
+
+    chosen = evaluation.choose_thresholds(ColumnProba("p"), train, money, cv_folds=3)
+
+    assert chosen["profit"] > 0.031234
+    assert chosen["profit"] == pytest.approx(0.0313, abs=1.5e-4)  # 4 places, just above the highest score
+    assert campaign.profit_at(train["y"], train["p"], chosen["profit"], "profit", money)["calls"] == 0
 
 
 def test_threshold_never_sees_the_test_split(s3, run, one_job):
@@ -351,11 +432,12 @@ def test_threshold_never_sees_the_test_split(s3, run, one_job):
         test_uri = storage.write_parquet(s3, f"s3://{BUCKET}/test-{seed}.parquet", _synthetic(200, seed))
         split = {"train_uri": train_uri, "test_uri": test_uri}
         result = evaluation.evaluate_candidates(run, split, candidates, settings)
-        thresholds.add(result["threshold"])
+        thresholds.add((result["threshold"], result["thresholds"]["f1"], result["thresholds"]["profit"]))
         assert result["metrics"]["threshold"] == pytest.approx(0.5)  # baselines are compared at 0.5
         assert result["metrics_at_threshold"]["threshold"] == result["threshold"]
 
     assert len(thresholds) == 1
-    # ... and it is the one chosen on the training rows.
+    # ... and they are the ones chosen on the training rows.
     model = storage.load_model(s3, saved["uri"], saved["sha256"])
-    assert thresholds == {evaluation.choose_threshold(model, train, cv_folds=3)["threshold"]}
+    chosen = evaluation.choose_thresholds(model, train, ECONOMICS, cv_folds=3)
+    assert thresholds == {(chosen["f1"], chosen["f1"], chosen["profit"])}

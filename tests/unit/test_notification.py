@@ -9,6 +9,7 @@ import pytest
 
 from include.bank_marketing import config, notification
 from include.bank_marketing.contracts import Verdict
+from tests.support.builders import campaign_summary, threshold_keys
 
 RUN_ID = "manual__2026-11-28T05:34:00+00:00"
 ARTIFACTS = {
@@ -35,8 +36,9 @@ REPORT = {
 }
 
 
-def make_evaluation(metrics: dict[str, float], family: str = "hist_gradient_boosting") -> dict:
-    """An evaluate_candidates-shaped result (checks and verdict computed as the pipeline does)."""
+def make_evaluation(metrics: dict[str, float], family: str = "hist_gradient_boosting", rule: str = "f1") -> dict:
+    """An evaluate_candidates-shaped result (checks and verdict computed as the pipeline does), its operating
+    point the threshold of ``rule``: 0.3 (max F1) or 0.0712 (max profit)."""
     checks = {
         name: {
             "value": metrics[name],
@@ -45,6 +47,7 @@ def make_evaluation(metrics: dict[str, float], family: str = "hist_gradient_boos
         }
         for name in config.METRICS
     }
+    point = threshold_keys(0.3, 0.0712, rule)
     return {
         "family": family,
         "best_params": {"learning_rate": 0.1, "max_leaf_nodes": 31},
@@ -55,8 +58,8 @@ def make_evaluation(metrics: dict[str, float], family: str = "hist_gradient_boos
             "rows": 9043,
             "confusion_matrix": {"tn": 7800, "fp": 185, "fn": 560, "tp": 498},
         },
-        "threshold": 0.3,
-        "metrics_at_threshold": {**metrics, "f1": 0.6012, "recall": 0.6458, "threshold": 0.3},
+        **point,
+        "metrics_at_threshold": {**metrics, "f1": 0.6012, "recall": 0.6458, "threshold": point["threshold"]},
         "checks": checks,
         "verdict": "PASS" if all(c["passed"] for c in checks.values()) else "BELOW_BASELINE",
         "leaderboard": [
@@ -74,8 +77,11 @@ GOOD = {"auc": 0.9281, "f1": 0.5712, "precision": 0.6603, "recall": 0.4707, "acc
 WEAK = {**GOOD, "recall": 0.1234}
 
 
-def make_results(evaluation: dict, decision: dict, artifacts: dict = ARTIFACTS, drift: dict = DRIFT) -> dict:
-    """RunResults as the notify task assembles them; ``decision`` is the final one (the branch that ran)."""
+def make_results(
+    evaluation: dict, decision: dict, artifacts: dict = ARTIFACTS, drift: dict = DRIFT, campaign: dict | None = None
+) -> dict:
+    """RunResults as the notify task assembles them; ``decision`` is the final one (the branch that ran), the
+    campaign summary that of the evaluation's threshold rule unless given."""
     return {
         "validated": {},
         "drift": drift,
@@ -83,6 +89,7 @@ def make_results(evaluation: dict, decision: dict, artifacts: dict = ARTIFACTS, 
         "candidates": [],
         "evaluation": evaluation,
         "artifacts": artifacts,
+        "campaign": campaign or campaign_summary(evaluation.get("threshold_rule", "f1")),
         "decision": decision,
     }
 
@@ -175,6 +182,55 @@ def test_body_states_the_chosen_threshold_and_its_metrics():
     ) in body
 
 
+def test_body_states_a_profit_threshold_as_chosen_by_profit():
+    _, body = compose(GOOD, PROMOTED, rule="profit")
+
+    assert "At the chosen threshold 0.0712 (max expected profit on training folds): F1 0.6012" in body
+    assert "max F1" not in body
+
+
+def test_body_has_the_campaign_lines_between_the_threshold_and_the_drift():
+    _, body = compose(GOOD, PROMOTED)
+
+    assert "\nCalling the top 20% of customers reaches 62% of subscribers (lift 3.1).\n" in body
+    assert (
+        "\nExpected profit on the test rows (call 5, subscription 100): f1 threshold 0.3000: 1,000 calls, 51,000; "
+        "profit threshold 0.0712: 2,600 calls, 75,000.\n"
+    ) in body
+    assert "\nColumns that matter most: duration, poutcome, month.\n" in body
+    assert body.index("At the chosen threshold") < body.index("Calling the top 20%") < body.index("Drift against")
+
+
+def test_body_lists_the_operating_points_profit_first():
+    _, body = compose(GOOD, PROMOTED, rule="profit")
+
+    assert "(call 5, subscription 100): profit threshold 0.0712: 2,600 calls, 75,000; f1 threshold 0.3000:" in body
+
+
+def test_top_share_line_reads_the_20_percent_row_of_the_gains():
+    summary = campaign_summary(
+        gains=[
+            {"share_called": 0.1, "share_reached": 0.3, "lift": 3.0},
+            {"share_called": 0.2, "share_reached": 0.5349, "lift": 2.6745},  # not the first nor the last row
+            {"share_called": 0.3, "share_reached": 0.7, "lift": 2.33},
+        ]
+    )
+
+    assert notification.top_share_line(summary) == (
+        "Calling the top 20% of customers reaches 53% of subscribers (lift 2.7)."
+    )
+    assert (
+        notification.top_share_line(summary, 0.1)
+        == "Calling the top 10% of customers reaches 30% of subscribers (lift 3.0)."
+    )
+
+
+def test_top_share_line_without_the_20_percent_row_says_so():
+    summary = campaign_summary(gains=[{"share_called": 0.1, "share_reached": 0.41, "lift": 4.1}])
+
+    assert notification.top_share_line(summary) == "Calling the top 20%: not computed."
+
+
 def test_body_carries_the_drift_summary():
     _, body = compose(GOOD, PROMOTED)
 
@@ -262,8 +318,14 @@ SCORED = {
     "positives": 150,
     "positive_share": 0.125,
     "threshold": 0.2885,
+    "threshold_rule": "f1",
     "champion_run_id": "scheduled__2026-11-27T00:00:00+00:00",
     "family": "hist_gradient_boosting",
+    "call_list_uri": "s3://bank-ml/scoring/2026-11-28/call_list.csv",
+    "calls": 150,
+    "expected_subscriptions": 61.3,
+    "expected_profit": 5380.0,  # 100 x 61.3 - 5 x 150
+    "economics": {"cost_per_call": 5.0, "value_per_subscription": 100.0},
 }
 
 
@@ -273,7 +335,34 @@ def test_scoring_report_states_rows_share_threshold_and_model():
     assert subject == "[bank-ml] SCORED 1200 rows, 12.5% positive"
     assert body.splitlines() == [
         f"Scored 1200 customers from {SCORED['input_uri']}.",
-        "Predicted positive: 150 (12.5%) at threshold 0.2885.",
+        "Predicted positive: 150 (12.5%) at threshold 0.2885 (max F1 on training folds).",
+        "Call list: 150 customers, expected subscriptions 61.3, expected profit 5,380 (call 5, subscription 100).",
         f"Model: champion of run {SCORED['champion_run_id']} (hist_gradient_boosting).",
         f"Predictions: {SCORED['predictions_uri']}",
+        f"Call list file: {SCORED['call_list_uri']}",
     ]
+
+
+def test_scoring_report_of_a_top_k_call_list_at_the_profit_threshold():
+    # top_k 2,000 of 12,000 customers at the profit threshold; the calls cost more than they bring.
+    scored = SCORED | {
+        "rows": 12000,
+        "positives": 4800,
+        "positive_share": 0.4,
+        "threshold": 0.0712,
+        "threshold_rule": "profit",
+        "calls": 2000,
+        "expected_subscriptions": 1234.56,
+        "expected_profit": -1145.6,  # 80 x 1,234.56 - 50 x 2,000
+        "economics": {"cost_per_call": 50.0, "value_per_subscription": 80.0},
+    }
+
+    subject, body = notification.scoring_report(scored)
+
+    assert subject == "[bank-ml] SCORED 12000 rows, 40.0% positive"
+    assert "Predicted positive: 4800 (40.0%) at threshold 0.0712 (max expected profit on training folds).\n" in body
+    assert (
+        "Call list: 2000 customers, expected subscriptions 1,234.6, expected profit -1,146 "
+        "(call 50, subscription 80).\n"
+    ) in body
+    assert body.endswith(f"Call list file: {SCORED['call_list_uri']}\n")

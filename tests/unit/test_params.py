@@ -23,6 +23,9 @@ def test_defaults_name_every_param_with_its_default():
         "promotion_margin": config.PROMOTION_MARGIN,
         "approval": "required",
         "approval_timeout": 24 * 3600,
+        "cost_per_call": 5.0,
+        "value_per_subscription": 100.0,
+        "threshold_rule": "f1",
         "baseline_auc": config.BASELINES["auc"],
         "baseline_f1": config.BASELINES["f1"],
         "baseline_precision": config.BASELINES["precision"],
@@ -75,6 +78,8 @@ def test_from_params_of_the_defaults():
         baselines=config.BASELINES,
         approval="required",
         approval_timeout=24 * 3600,
+        economics={"cost_per_call": 5.0, "value_per_subscription": 100.0},
+        threshold_rule="f1",
         sns_topic_arn=config.DEFAULT_TOPIC_ARN,
     )
     assert list(settings.baselines) == list(config.METRICS)
@@ -137,6 +142,67 @@ def test_from_params_converts_numbers_and_copies_the_family_list():
     assert type(settings.drift_threshold) is float
     assert settings.sns_topic_arn == "arn:aws:sns:eu-west-1:210987654321:t"
     assert settings.families == names and settings.families is not names
+
+
+# --- the campaign's economics and threshold rule ------------------------------------------------------------
+
+
+def test_economics_of_valid_figures():
+    assert params.economics(5, 100) == {"cost_per_call": 5.0, "value_per_subscription": 100.0}
+    assert params.economics(0, 0.01) == {"cost_per_call": 0.0, "value_per_subscription": 0.01}  # free calls
+    assert all(type(v) is float for v in params.economics(3, 40).values())
+
+
+@pytest.mark.parametrize(
+    ("cost", "value", "message"),
+    [
+        (-0.01, 100, "cost_per_call must be a number >= 0, got -0.01"),
+        (float("nan"), 100, "cost_per_call must be a number >= 0, got nan"),
+        (float("inf"), 100, "cost_per_call must be a number >= 0, got inf"),
+        (5, 0, "value_per_subscription must be a number > 0, got 0"),
+        (5, -100, "value_per_subscription must be a number > 0, got -100"),
+        (5, float("nan"), "value_per_subscription must be a number > 0, got nan"),
+        (5, float("inf"), "value_per_subscription must be a number > 0, got inf"),
+    ],
+)
+def test_economics_rejects_a_negative_cost_a_value_not_above_zero_and_nan(cost, value, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        params.economics(cost, value)
+
+
+def test_from_params_reads_the_economics_and_the_threshold_rule():
+    given = params.defaults() | {"cost_per_call": "2.5", "value_per_subscription": 80, "threshold_rule": "profit"}
+
+    settings = TrainingSettings.from_params(given)
+
+    assert settings.economics == {"cost_per_call": 2.5, "value_per_subscription": 80.0}
+    assert settings.threshold_rule == "profit"
+    assert type(settings.threshold_rule) is str  # the plain value, as XCom and JSON carry it
+
+
+def test_from_params_without_the_campaign_params_takes_their_defaults():
+    # The conf of a run queued before these Params existed.
+    absent = ("cost_per_call", "value_per_subscription", "threshold_rule")
+    given = {k: v for k, v in params.defaults().items() if k not in absent}
+
+    settings = TrainingSettings.from_params(given)
+
+    assert settings.economics == {"cost_per_call": config.COST_PER_CALL, "value_per_subscription": 100.0}
+    assert settings.threshold_rule == config.THRESHOLD_RULE == "f1"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"cost_per_call": -1}, "cost_per_call must be a number >= 0"),
+        ({"value_per_subscription": 0}, "value_per_subscription must be a number > 0"),
+        ({"threshold_rule": "as_published"}, "'as_published' is not a valid ThresholdRule"),
+    ],
+)
+def test_from_params_refuses_bad_economics_and_an_unknown_rule(changes, message):
+    # as_published is the scoring DAG's choice only: a training run chooses its threshold.
+    with pytest.raises(ValueError, match=message):
+        TrainingSettings.from_params(params.defaults() | changes)
 
 
 def test_settings_are_frozen():

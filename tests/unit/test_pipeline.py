@@ -80,7 +80,7 @@ def test_run_does_the_dags_stages_in_order_and_publishes(s3, sample_csv, reports
 
     assert seen == [
         "validate", "check_drift", "preprocess", "plan_training", "train[logistic_regression]",
-        "evaluate", "publish", "promote", "build_report", "notify",
+        "evaluate", "publish", "explain_for_campaign", "promote", "build_report", "notify",
     ]  # fmt: skip
     # Every stage is a task of the DAG, so the benchmark compares like with like.
     assert {name.split("[")[0] for name in seen} <= dag_task_ids()
@@ -91,6 +91,16 @@ def test_run_does_the_dags_stages_in_order_and_publishes(s3, sample_csv, reports
     assert 0.8 < results["evaluation"]["metrics"]["auc"] <= 1
     assert results["decision"]["promote"] is True  # an empty bucket: the first model becomes the champion
     assert results["drift"]["summary"] == "no champion to compare with"
+    # The campaign figures of the winning model, at the operating point's rule (f1 by default) first.
+    explained = results["campaign"]
+    assert explained["threshold_rule"] == results["evaluation"]["threshold_rule"] == "f1"
+    assert [p["rule"] for p in explained["profit"]] == ["f1", "profit"]
+    assert [p["threshold"] for p in explained["profit"]] == [
+        results["evaluation"]["thresholds"]["f1"],
+        results["evaluation"]["thresholds"]["profit"],
+    ]
+    assert explained["compared_with"] is None  # the lab's family won: nothing to compare with
+    assert storage.read_json(s3, explained["campaign_uri"])["rows"] == 600
     new_csv = pd.read_csv(io.BytesIO(storage.read_bytes(s3, results["artifacts"]["new_csv_uri"])))
     assert len(new_csv) == 600 and {"probability", "predicted"} <= set(new_csv.columns)
     assert storage.read_json(s3, f"s3://{BUCKET}/models/champion.json")["run_id"] == "bench_1"

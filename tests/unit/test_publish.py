@@ -14,7 +14,16 @@ import sklearn
 
 from include.bank_marketing import config, evaluation, layout, publish, storage
 from include.bank_marketing.contracts import Artifacts
-from tests.support.builders import BUCKET, RUN_ID, SAFE_RUN_ID, ColumnProba, all_keys, get_body
+from tests.support.builders import (
+    BUCKET,
+    ECONOMICS,
+    RUN_ID,
+    SAFE_RUN_ID,
+    ColumnProba,
+    all_keys,
+    get_body,
+    threshold_keys,
+)
 
 
 def held_out_frame() -> pd.DataFrame:
@@ -98,7 +107,8 @@ def published(s3, run):
         "sha256": saved["sha256"],
         "scores_uri": scores_uri,
         "metrics": metrics,
-        "threshold": 0.7,  # the chosen operating point, which new.csv's labels follow
+        # The chosen operating point, which new.csv's labels follow: the F1 one; the profit one is recorded.
+        **threshold_keys(0.7, 0.2),
         "threshold_oof_f1": 0.5,
         "metrics_at_threshold": at_threshold,
         "checks": checks,
@@ -176,6 +186,10 @@ def test_publish_run_model_json_and_metrics_json(published):
     assert model_json["run_id"] == RUN_ID
     assert model_json["family"] == "random_forest"
     assert {k: model_json[k] for k in ("params", "threshold")} == {"params": {"max_depth": 12}, "threshold": 0.7}
+    # Both rules' thresholds and what the profit one was chosen with: the scoring DAG may label at either.
+    assert model_json["threshold_rule"] == "f1"
+    assert model_json["thresholds"] == {"f1": 0.7, "profit": 0.2}
+    assert model_json["economics"] == ECONOMICS
     assert model_json["metrics"] == {k: result["metrics"][k] for k in config.METRICS}
     assert model_json["metrics_at_threshold"] == {k: result["metrics_at_threshold"][k] for k in config.METRICS}
     assert model_json["cv_auc"] == pytest.approx(0.91)

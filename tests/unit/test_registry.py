@@ -13,7 +13,7 @@ from include.bank_marketing.context import RunContext
 from include.bank_marketing.contracts import Champion, Decision, Verdict
 from include.bank_marketing.layout import CHAMPION_KEY, history_key
 from include.bank_marketing.registry import ChampionScore
-from tests.support.builders import BUCKET, ColumnProba, all_keys, get_body
+from tests.support.builders import BUCKET, ECONOMICS, ColumnProba, all_keys, get_body, threshold_keys
 
 Y = [0, 0, 0, 0, 1, 1, 1, 1]
 # Three stand-in models: their probability is one column of the test rows, so their AUC is known exactly.
@@ -45,7 +45,8 @@ def _setup_model(s3, run_id: str, column: str, auc: float, verdict: str = "PASS"
     metrics = {"auc": auc, "f1": 0.6, "precision": 0.6, "recall": 0.6, "accuracy": 0.9, "threshold": 0.5}
     checks = evaluation.compare_with_baselines(metrics, config.BASELINES)
     result = {"family": "random_forest", "sha256": saved["sha256"], "metrics": metrics, "checks": checks}
-    result.update(threshold=0.3, metrics_at_threshold={**metrics, "threshold": 0.3})
+    # The operating point: the F1 threshold 0.3 (the profit one, 0.1, travels with it to the pointer).
+    result.update(threshold_keys(0.3, 0.1), metrics_at_threshold={**metrics, "threshold": 0.3})
     result["verdict"] = verdict
     artifacts = {
         "model_uri": saved["uri"],
@@ -133,13 +134,17 @@ def test_first_run_promotes_and_records_history(s3, split):
 
     assert final["promote"] is True
     champion = _champion(s3)
-    assert set(champion) == Champion.__required_keys__
+    assert set(champion) == Champion.__required_keys__ | Champion.__optional_keys__
     assert champion["run_id"] == "run-1"
     assert champion["model_uri"] == artifacts["model_uri"]
     assert champion["model_json_uri"] == artifacts["model_json_uri"]
     assert champion["profile_uri"] == artifacts["profile_uri"]  # what later drift checks compare with
     assert champion["sha256"] == result["sha256"]
     assert champion["threshold"] == pytest.approx(0.3)
+    # Both rules' thresholds and the economics go with it: the scoring DAG may label at either.
+    assert champion["threshold_rule"] == "f1"
+    assert champion["thresholds"] == {"f1": 0.3, "profit": 0.1}
+    assert champion["economics"] == ECONOMICS
     assert champion["metrics"] == {"auc": 0.8125, "f1": 0.6, "precision": 0.6, "recall": 0.6, "accuracy": 0.9}
     assert champion["previous_run_id"] is None
     assert champion["reason"] == final["reason"]

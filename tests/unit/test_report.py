@@ -10,11 +10,13 @@ import sys
 from html.parser import HTMLParser
 
 import jinja2
+import markupsafe
 import pytest
 
 from include.bank_marketing import charts, config, report
 from include.bank_marketing.contracts import Verdict
 from tests.conftest import ROOT
+from tests.support.builders import campaign_summary
 
 # Stand-ins for the PNGs: the page embeds whatever bytes it is given, so drawing real charts is not needed here.
 IMAGES = {name: f"png bytes of {name}".encode() + bytes(range(256)) for name in charts.CAPTIONS}
@@ -39,6 +41,8 @@ def make_context(**changes) -> dict:
         "params": {"learning_rate": 0.1, "max_leaf_nodes": 31},
         "cv_auc": 0.9312,
         "threshold": 0.37,
+        "threshold_rule": "f1",
+        "campaign": campaign_summary(),
         "metrics": {
             "at_0_5": dict(AT_0_5),
             "at_threshold": {"auc": 0.9371, "f1": 0.6012, "precision": 0.5623, "recall": 0.6458, "accuracy": 0.9007},
@@ -248,6 +252,75 @@ def test_html_drift_table_puts_columns_without_psi_last_and_keeps_a_drifted_colu
     assert table_row(page, "pdays").startswith('<tr class="drifted">')
 
 
+# --- for the campaign ---------------------------------------------------------------------------------------
+
+
+def campaign_section(page: str) -> str:
+    """The markup from the campaign heading to the next heading."""
+    start = page.index('<h2 id="campaign">For the campaign</h2>')
+    return page[start : page.index("<h2>", start + 1)]
+
+
+def test_html_shows_the_campaign_section_before_the_promotion_decision():
+    page = report.render_html(make_context(), IMAGES)
+    section = campaign_section(page)
+
+    assert page.index('<h2 id="campaign">For the campaign</h2>') < page.index("<h2>Promotion decision</h2>")
+    assert section.endswith("\n\n")  # the next heading is the promotion decision's
+    assert page[page.index(section) + len(section) :].startswith("<h2>Promotion decision</h2>")
+    # Gains: one row per share called, reached share and lift.
+    for called, reached, lift in (("10.0%", "41.0%", "4.1x"), ("20.0%", "62.0%", "3.1x"), ("30.0%", "75.0%", "2.5x")):
+        assert (
+            f'<tr><td class="num">{called}</td><td class="num">{reached}</td><td class="num">{lift}</td></tr>'
+        ) in section
+    # The economics and the break-even probability, cost / value = 5 %.
+    assert (
+        "With a call costing 5 and a subscription worth 100 (a call pays when the probability is above 5.0%)" in section
+    )
+    # Both thresholds' profits, the operating point's first and marked as chosen.
+    chosen = (
+        '<tr class="chosen"><td class="num">0.3</td><td>f1 (chosen: labels new.csv)</td><td class="num">1,000</td>'
+        '<td class="num">560</td><td class="num">51,000</td><td class="num">5,640</td></tr>'
+    )
+    other = (
+        '<tr><td class="num">0.0712</td><td>profit</td><td class="num">2,600</td>'
+        '<td class="num">880</td><td class="num">75,000</td><td class="num">8,294</td></tr>'
+    )
+    assert chosen in section and other in section
+    assert section.index(chosen) < section.index(other)
+    assert section.count('class="chosen"') == 1
+    # The columns that matter most, in order, and the family the gains chart compares with.
+    assert "<strong>duration</strong>, <strong>poutcome</strong>, <strong>month</strong>." in section
+    assert "compares the model's ranking with the original lab's family, <code>logistic_regression</code>" in section
+
+
+def test_html_marks_the_profit_threshold_when_it_is_the_operating_point():
+    page = report.render_html(
+        make_context(threshold=0.0712, threshold_rule="profit", campaign=campaign_summary("profit")), IMAGES
+    )
+    section = campaign_section(page)
+
+    assert '<tr class="chosen"><td class="num">0.0712</td><td>profit (chosen: labels new.csv)</td>' in section
+    assert '<tr><td class="num">0.3</td><td>f1</td>' in section
+    assert section.count('class="chosen"') == 1
+    assert "The chosen threshold (max expected profit on training folds) is the operating point" in page
+
+
+def test_html_says_the_f1_rule_chose_the_threshold():
+    page = report.render_html(make_context(), IMAGES)
+
+    assert "The chosen threshold (max F1 on training folds) is the operating point" in page
+
+
+def test_html_campaign_section_without_a_compared_family_or_with_a_loss():
+    campaign = campaign_summary(compared_with=None)
+    campaign["profit"][1] = {**campaign["profit"][1], "profit": -1234.4, "profit_per_1000": -136.5}
+    section = campaign_section(report.render_html(make_context(campaign=campaign), IMAGES))
+
+    assert "compares the model" not in section
+    assert '<td class="num">-1,234</td><td class="num">-136</td></tr>' in section  # whole units, rounded
+
+
 # --- charts and links ---------------------------------------------------------------------------------------
 
 
@@ -256,11 +329,11 @@ def test_html_embeds_every_chart_as_a_data_uri_in_caption_order():
 
     for name, png in IMAGES.items():
         assert f"data:image/png;base64,{base64.b64encode(png).decode()}" in page, name
-        assert charts.CAPTIONS[name] in page
-    # In the page's order: ROC, PR, confusion matrix, grid search.
+        assert f"<figcaption>{markupsafe.escape(charts.CAPTIONS[name])}</figcaption>" in page  # escaped: 's
+    # In the page's order: ROC, PR, confusion matrix, grid search, then the five campaign charts.
     positions = [page.index(base64.b64encode(IMAGES[n]).decode()) for n in charts.CAPTIONS]
     assert positions == sorted(positions)
-    assert page.count('width="800" height="600"') == 4
+    assert page.count('width="800" height="600"') == len(charts.CAPTIONS) == 9
 
 
 def test_html_loads_nothing_external_and_links_only_the_given_artifacts():
@@ -272,7 +345,7 @@ def test_html_loads_nothing_external_and_links_only_the_given_artifacts():
     assert "@import" not in page
     assert "url(" not in page
     srcs = [a["src"] for t, a in tags if "src" in a]
-    assert len(srcs) == 4
+    assert len(srcs) == len(IMAGES) == 9
     assert all(src.startswith("data:image/png;base64,") for src in srcs)
     hrefs = [a["href"] for t, a in tags if "href" in a]
     assert hrefs == [context["artifacts"]["model"]["url"]]
@@ -324,6 +397,8 @@ def test_html_escapes_every_value():
     context["data"]["categorical"] = [evil]
     context["data"]["input_uri"] = evil
     context["checks"][evil] = {"value": 0.5, "baseline": 0.4, "passed": True}
+    context["campaign"]["top_columns"] = [evil]  # column names come from the input file
+    context["campaign"]["compared_with"] = evil
     page = report.render_html(context, IMAGES)
 
     assert "<script" not in page
