@@ -68,7 +68,8 @@ def bank_marketing_scoring():
         from include.bank_marketing.validation import InputError
 
         try:
-            return scoring.score_object(s3_client(), params["bucket"], key, params["threshold_rule"], params["top_k"])
+            s3 = s3_client(params["bucket"])
+            return scoring.score_object(s3, params["bucket"], key, params["threshold_rule"], params["top_k"])
         except (InputError, storage.IntegrityError) as exc:
             raise AirflowFailException(str(exc)) from None  # bad file or tampered model: no retry
 

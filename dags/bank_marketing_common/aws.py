@@ -11,8 +11,9 @@ from airflow.providers.amazon.aws.hooks.sns import SnsHook
 from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk import Asset
+from botocore.config import Config
 
-from include.bank_marketing import config, notification
+from include.bank_marketing import config, notification, storage
 from include.bank_marketing.context import RunContext
 from include.bank_marketing.layout import CHAMPION_KEY, s3_uri
 
@@ -72,14 +73,29 @@ def wait_for_file(task_id: str, key: Any) -> ParamTimeoutS3KeySensor:
     )
 
 
-def s3_client() -> Any:
-    """boto3 S3 client of the AWS connection (its extra endpoint_url points at LocalStack or moto)."""
-    return S3Hook(aws_conn_id=AWS_CONN_ID).get_conn()
+def s3_client(bucket: str | None = None) -> Any:
+    """boto3 S3 client of the AWS connection (its extra endpoint_url points at LocalStack or moto), signing
+    with Signature Version 4 (``s3v4``, which real S3 requires of presigned links; the connection's other
+    ``config_kwargs`` still apply) in ``bucket``'s region when one is given and can be told.
+    """
+    client = _s3_hook().get_conn()
+    region = storage.bucket_region(client, bucket) if bucket else None
+    if region and region != client.meta.region_name:
+        client = _s3_hook(region).get_conn()  # a SigV4 signature names the region: the bucket's own
+    return client
+
+
+def _s3_hook(region: str | None = None) -> S3Hook:
+    base = S3Hook(aws_conn_id=AWS_CONN_ID).conn_config.botocore_config
+    sigv4 = Config(signature_version="s3v4")
+    return S3Hook(aws_conn_id=AWS_CONN_ID, region_name=region, config=base.merge(sigv4) if base else sigv4)
 
 
 def run_context(params: Mapping[str, Any], run_id: str) -> RunContext:
-    """The stages' run context: the connection's S3 client, the run's bucket Param and its run id."""
-    return RunContext(s3_client(), params["bucket"], run_id)
+    """The stages' run context: the connection's S3 client for the run's bucket Param, its run id, and the
+    lifetime of the links it hands out (the ``link_expiry_hours`` Param; the scoring DAG has none)."""
+    hours = int(params.get("link_expiry_hours", config.LINK_HOURS))
+    return RunContext(s3_client(params["bucket"]), params["bucket"], run_id, link_seconds=hours * 3600)
 
 
 def publish_sns(topic_arn: str, subject: str, message: str) -> None:

@@ -180,7 +180,7 @@ def training_params() -> dict[str, Param]:
             type="number",
             title="Value per subscription",
             description="What one term-deposit subscription is worth to the bank, in the same currency.",
-            exclusiveMinimum=0,
+            minimum=0.01,  # above 0: a subscription worth nothing makes no call pay (the form's bound)
             maximum=1_000_000_000,
             section="Campaign",
         ),
@@ -202,6 +202,17 @@ def training_params() -> dict[str, Param]:
             )
             for name in config.BASELINES
         },
+        "link_expiry_hours": Param(
+            _DEFAULTS["link_expiry_hours"],
+            type="integer",
+            title="Link lifetime (hours)",
+            description="How long the presigned links in the report, the SNS message and the approval request "
+            "work (at most 168 h, S3's limit). Links signed with role credentials stop when those expire; "
+            "the message gives the real expiry.",
+            minimum=1,
+            maximum=config.LINK_HOURS_MAX,
+            section="Notification",
+        ),
         "sns_topic_arn": _topic("the run's scores"),
     }
 

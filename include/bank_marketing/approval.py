@@ -184,7 +184,11 @@ def request_text(
             f"| {config.METRIC_TITLES[name]} | {check['value']:.4f} | {check['baseline']:.4f} | "
             f"{'ok' if check['passed'] else '**BELOW**'} | {theirs} | {mine[name]:.4f} |"
         )
-    report = f"[report.html]({links['report_url']})" if links["report_url"] else "report.html"
+    report = (
+        f"[report.html]({links['report_url']}) (link valid until {links['report_url_expires_at']})"
+        if links["report_url"]
+        else "report.html"
+    )
     drifted = ", ".join(f"`{d['column']}` (PSI {d['psi']:.3f})" for d in drift["drifted"]) or "none"
     lines = [
         f"**Verdict: {verdict}.** Run `{run_id}` trained **{evaluation['family']}** "

@@ -48,6 +48,12 @@ EVENTS_SUFFIX = ".csv"
 # The watcher's SQS long poll: a new file is seen within this many seconds (plus the scheduler's loop).
 EVENTS_WAIT_SECONDS = 10
 
+# Presigned links in the report, the SNS message and the approval request: valid this many hours by default
+# (the link_expiry_hours Param), at most a week (S3's limit for Signature Version 4). A link signed with role
+# credentials stops working when they expire, whatever its lifetime; the texts give the real expiry.
+LINK_HOURS = 24
+LINK_HOURS_MAX = 7 * 24
+
 # Task retries: RETRIES more tries, the first after RETRY_DELAY_SECONDS, doubling up to 10 minutes.
 # BANK_ML_RETRY_DELAY_SECONDS shortens the delay for fault-injection tests (read when the DAG file is parsed).
 RETRIES = 2

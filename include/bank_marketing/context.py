@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from include.bank_marketing import config
 from include.bank_marketing.layout import run_key, s3_uri
 
 TRAINING_DAG_ID = "bank_marketing_training"
@@ -14,13 +15,15 @@ TRAINING_DAG_ID = "bank_marketing_training"
 class RunContext:
     """One DAG run's S3 client, bucket and run id, and the key builder of its artifacts.
 
-    ``s3`` is a boto3 S3 client (in the DAG it comes from the Airflow connection, in tests from moto).
+    ``s3`` is a boto3 S3 client (in the DAG it comes from the Airflow connection, in tests from moto);
+    ``link_seconds`` is the ``link_expiry_hours`` Param in seconds.
     """
 
     s3: Any
     bucket: str
     run_id: str
     dag_id: str = TRAINING_DAG_ID
+    link_seconds: int = config.LINK_HOURS * 3600  # lifetime of the presigned links the run hands out
 
     def uri(self, name: str) -> str:
         """``s3://{bucket}/runs/{run_id}/{name}``: where this run's artifact ``name`` lives."""

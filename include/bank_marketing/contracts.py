@@ -422,9 +422,19 @@ class Champion(TypedDict):
 # --- build_report / notify -----------------------------------------------------------------------------------
 
 
+class Link(TypedDict):
+    """A presigned GET link and when it stops working."""
+
+    url: str
+    expires_at: str  # ISO 8601, UTC: the link's lifetime's end, or the signing credentials' expiry if earlier
+    capped_by_credentials: bool  # the credentials expire before the lifetime asked for
+
+
 class ReportLinks(TypedDict):
     report_uri: str
-    report_url: str | None  # presigned; None when the connection cannot sign
+    report_url: str | None  # presigned (SigV4); None when the connection cannot sign
+    report_url_expires_at: str | None  # when report_url stops working (see Link)
+    report_url_capped: bool  # report_url dies with the credentials that signed it, before its lifetime
     chart_uris: dict[str, str]
 
 

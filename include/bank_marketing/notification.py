@@ -110,11 +110,19 @@ def compose(run_id: str, results: RunResults, report: ReportLinks | None = None)
         f"Drift against the champion's training data: {drift['summary']}",
         "",
         *([f"Report: {report['report_uri']}"] if report else []),
-        *([f"Report link (valid 7 days): {report['report_url']}"] if report and report["report_url"] else []),
+        *([report_link_line(report)] if report else []),
         "Artifacts:",
         *(f"  {name}: {uri}" for name, uri in results["artifacts"].items() if name.endswith("_uri")),
     ]
     return subject[:MAX_SUBJECT], "\n".join(lines) + "\n"
+
+
+def report_link_line(links: ReportLinks) -> str:
+    """The report's presigned link with when it really stops working, or why there is none."""
+    if not links["report_url"]:
+        return "Report link: none (the connection cannot sign links; open the report with S3 credentials)"
+    why = "when the credentials that signed it expire" if links["report_url_capped"] else "its lifetime"
+    return f"Report link (valid until {links['report_url_expires_at']}, {why}): {links['report_url']}"
 
 
 def outcome(decision: Decision) -> str:

@@ -46,6 +46,7 @@ def defaults(bucket: str = config.DEFAULT_BUCKET, input_key: str = config.DEFAUL
         "value_per_subscription": config.VALUE_PER_SUBSCRIPTION,
         "threshold_rule": config.THRESHOLD_RULE,
         **{baseline_param(name): value for name, value in config.BASELINES.items()},
+        "link_expiry_hours": config.LINK_HOURS,
         "sns_topic_arn": config.DEFAULT_TOPIC_ARN,
     }
 

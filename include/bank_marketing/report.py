@@ -104,6 +104,7 @@ class DriftReport(TypedDict):
 class ArtifactLink(TypedDict):
     uri: str  # s3://...
     url: str | None  # presigned https URL; None when the connection cannot sign
+    expires_at: NotRequired[str | None]  # when url stops working (ISO 8601, UTC)
 
 
 class ReportContext(TypedDict):
@@ -125,6 +126,7 @@ class ReportContext(TypedDict):
     data: DataSummary
     drift: DriftReport | None  # None: no champion profile to compare with
     artifacts: dict[str, ArtifactLink]  # name -> where it is
+    links_expire_at: NotRequired[str | None]  # when the first of the presigned links stops working
     approval: NotRequired[Approval | None]  # the approval gate's record; absent or None: not recorded
 
 
@@ -184,11 +186,26 @@ def build_report(run: RunContext, results: RunResults) -> ReportLinks:
             "dropped": data["dropped"],
         },
         "drift": cast(DriftReport, {**drift_doc, "summary": drift["summary"]}) if drift_doc else None,
-        "artifacts": {name: {"uri": uri, "url": storage.presign(run.s3, uri)} for name, uri in linked.items()},
+        "artifacts": {name: _artifact_link(run, uri) for name, uri in linked.items()},
+        "links_expire_at": None,
         "approval": decision.get("approval"),
     }
+    signed = [a for a in context["artifacts"].values() if a["expires_at"]]
+    context["links_expire_at"] = min((str(a["expires_at"]) for a in signed), default=None)
     storage.write_bytes(run.s3, report_uri, render_html(context, images).encode(), "text/html; charset=utf-8")
-    return {"report_uri": report_uri, "report_url": storage.presign(run.s3, report_uri), "chart_uris": chart_uris}
+    link = storage.presign(run.s3, report_uri, run.link_seconds)
+    return {
+        "report_uri": report_uri,
+        "report_url": link["url"] if link else None,
+        "report_url_expires_at": link["expires_at"] if link else None,
+        "report_url_capped": bool(link and link["capped_by_credentials"]),
+        "chart_uris": chart_uris,
+    }
+
+
+def _artifact_link(run: RunContext, uri: str) -> ArtifactLink:
+    link = storage.presign(run.s3, uri, run.link_seconds)
+    return {"uri": uri, "url": link["url"] if link else None, "expires_at": link["expires_at"] if link else None}
 
 
 def _headline(decision: Decision) -> Literal["promoted", "kept_champion", "awaiting_approval"]:

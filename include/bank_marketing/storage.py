@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from include.bank_marketing.contracts import Link
 from include.bank_marketing.layout import parse_s3_uri, s3_uri
 
 
@@ -115,23 +117,56 @@ def load_model(s3: Any, uri: str, expected_sha256: str) -> Any:
     return load_model_bytes(read_bytes(s3, uri), expected_sha256, source=uri)
 
 
-PRESIGN_SECONDS = 7 * 24 * 3600  # links in the report and the alert stay valid for a week
+def credentials_expiry(s3: Any) -> datetime | None:
+    """When the credentials that sign for ``s3`` expire: role credentials (an instance profile, IRSA, an
+    assumed role) do, within hours; access keys do not (None). botocore keeps this on the client's signer, with
+    no public accessor: read defensively, None when it cannot be told."""
+    credentials = getattr(getattr(s3, "_request_signer", None), "_credentials", None)
+    expiry = getattr(credentials, "_expiry_time", None)
+    return expiry if isinstance(expiry, datetime) else None
 
 
-def presign(s3: Any, uri: str, seconds: int = PRESIGN_SECONDS) -> str | None:
-    """A presigned HTTPS GET URL for ``uri``, or None when the client cannot sign (e.g. no credentials)."""
+def presign(s3: Any, uri: str, seconds: int) -> Link | None:
+    """A presigned HTTPS GET link to ``uri`` valid ``seconds``, and when it really stops working: the earlier of
+    that and the signing credentials' expiry (a link signed with role credentials dies with them). None when
+    the client cannot sign (e.g. no credentials).
+
+    Signed as the client is configured: the DAG's client signs with Signature Version 4 (``s3v4``) in the
+    bucket's region, which real S3 requires (``bank_marketing_common.aws.s3_client``).
+    """
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, key = parse_s3_uri(uri)
     try:
-        return s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds)
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds)
+    except (BotoCoreError, ClientError):
+        return None
+    until = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=seconds)
+    expiry = credentials_expiry(s3)
+    capped = expiry is not None and expiry < until
+    return {
+        "url": url,
+        "expires_at": (expiry if capped and expiry else until).astimezone(UTC).isoformat(timespec="seconds"),
+        "capped_by_credentials": capped,
+    }
+
+
+def bucket_region(s3: Any, bucket: str) -> str | None:
+    """The region ``bucket`` lives in (``us-east-1`` for S3's null location), or None when it cannot be told
+    (no ``s3:GetBucketLocation`` permission, or the bucket is not there yet)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
     except (BotoCoreError, ClientError):
         return None
 
 
 __all__ = [
     "IntegrityError",
+    "bucket_region",
     "copy_object",
+    "credentials_expiry",
     "dump_model",
     "list_keys",
     "load_model",

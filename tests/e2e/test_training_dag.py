@@ -190,7 +190,22 @@ def test_report_embeds_every_chart_and_the_metrics(good_run):
     assert f"{metrics['auc']:.4f}" in page and "hist_gradient_boosting" in page
     [message] = good_run["messages"]
     assert f"Report: s3://bank-ml/{prefix}/report.html" in message["message"]
-    assert "Report link (valid 7 days): http://127.0.0.1" in message["message"]  # presigned by the connection
+    # Presigned by the connection with Signature Version 4, for the link_expiry_hours Param (default 24 h),
+    # and it fetches the report from the server without credentials.
+    query, fetched = _report_link(message["message"])
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"] and query["X-Amz-Expires"] == ["86400"]
+    assert fetched == _get(good_run, f"{prefix}/report.html")
+
+
+def _report_link(message: str) -> tuple[dict[str, list[str]], bytes]:
+    """The presigned report link of an SNS message: its query and what fetching it returns."""
+    import re
+    import urllib.request
+    from urllib.parse import parse_qs, urlsplit
+
+    [url] = re.findall(r"^Report link \(valid until \S+, its lifetime\): (http://127\.0\.0\.1\S+)$", message, re.M)
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return parse_qs(urlsplit(url).query), response.read()
 
 
 def test_new_csv_labels_use_the_threshold_chosen_on_training_folds(good_run):
@@ -273,6 +288,7 @@ def shifted_run(second_run, aws, run_dag):
         "model_families": ["hist_gradient_boosting"],
         "param_grids": {"hist_gradient_boosting": {"learning_rate": [0.1], "max_leaf_nodes": [31]}},
         "drop_duration": True,
+        "link_expiry_hours": 2,
     }
     result = run_dag("bank_marketing_training", conf, "2026-11-22")
     return {**second_run, "result": result, "shifted_prefix": aws.latest_run_prefix(second_run["bucket"]),
@@ -289,6 +305,8 @@ def test_drift_is_reported_for_the_shifted_columns(shifted_run):
     assert "drift in 2 columns" in message["message"] and "duration PSI" in message["message"]
     page = _get(shifted_run, f"{shifted_run['shifted_prefix']}/report.html").decode()
     assert "duration" in page and "balance" in page and drift["summary"] in page
+    query, fetched = _report_link(message["message"])  # the run's link_expiry_hours: 2
+    assert query["X-Amz-Expires"] == ["7200"] and fetched == page.encode()
 
 
 def test_drop_duration_trains_without_it(shifted_run, good_run):

@@ -360,7 +360,8 @@ def test_request_body_has_the_drift_the_report_link_the_model_and_the_due_time()
 
     assert DRIFT["summary"] in body
     assert "Drifted columns: `duration` (PSI 0.410)." in body
-    assert f"[report.html]({REPORT['report_url']}) (`{REPORT['report_uri']}`)" in body
+    assert f"[report.html]({REPORT['report_url']}) (link valid until {REPORT['report_url_expires_at']})" in body
+    assert f"(`{REPORT['report_uri']}`)" in body
     assert f"**Model:** `{ARTIFACTS['model_uri']}`, sha256 `{'ab' * 32}`." in body
     assert f"With no answer by {DUE} the champion is kept." in body
     assert "test rows 9,043" in body

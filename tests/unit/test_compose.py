@@ -428,7 +428,7 @@ def test_readme_iam_policy_is_least_privilege_for_the_dags(dag_defaults):
     statements = identity["Statement"]
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert actions == {
-        *("s3:GetObject", "s3:PutObject", "s3:ListBucket", "sns:Publish"),
+        *("s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation", "sns:Publish"),
         *("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"),
     }
     assert all(s["Effect"] == "Allow" for s in statements)
@@ -447,7 +447,11 @@ def test_readme_iam_policy_is_least_privilege_for_the_dags(dag_defaults):
     queue_arn = "arn:aws:sqs:us-east-1:123456789012:bank-ml-incoming"
     assert resources("sqs:ReceiveMessage") == resources("sqs:DeleteMessage") == {queue_arn} == {send["Resource"]}
     assert dag_defaults["sns_topic_arn"] in resources("sns:Publish")
-    assert resources("s3:ListBucket") == {f"arn:aws:s3:::{bucket}"}
+    assert resources("s3:ListBucket") == resources("s3:GetBucketLocation") == {f"arn:aws:s3:::{bucket}"}
+    # Every file the scoring DAG writes beside the customers file may be written, and nothing else there.
+    assert {f"arn:aws:s3:::{bucket}/scoring/*/{name}" for name in ("predictions.csv", "call_list.csv")} <= resources(
+        "s3:PutObject"
+    )
     assert f"arn:aws:s3:::{bucket}/{dag_defaults['input_key']}" in resources("s3:GetObject")
     assert f"arn:aws:s3:::{bucket}/*" not in resources("s3:PutObject"), "writes go to named prefixes only"
     assert f"arn:aws:s3:::{bucket}/{dag_defaults['input_key']}" not in resources("s3:PutObject")

@@ -32,6 +32,8 @@ DRIFT = {
 REPORT = {
     "report_uri": "s3://bank-ml/runs/r/report.html",
     "report_url": "https://bank-ml.s3.amazonaws.com/runs/r/report.html?X-Amz-Signature=abc",
+    "report_url_expires_at": "2026-11-29T06:00:00+00:00",
+    "report_url_capped": False,
     "chart_uris": {"roc.png": "s3://bank-ml/runs/r/roc.png"},
 }
 
@@ -241,15 +243,22 @@ def test_body_links_the_report_when_there_is_one():
     _, body = compose(GOOD, PROMOTED, REPORT)
 
     assert f"Report: {REPORT['report_uri']}\n" in body
-    assert f"Report link (valid 7 days): {REPORT['report_url']}\n" in body
+    assert f"Report link (valid until 2026-11-29T06:00:00+00:00, its lifetime): {REPORT['report_url']}\n" in body
     assert body.index("Report: ") < body.index("Artifacts:")
 
 
-def test_body_without_a_presigned_link_shows_the_report_uri_only():
-    _, body = compose(GOOD, PROMOTED, {**REPORT, "report_url": None})
+def test_body_says_a_link_dies_with_the_credentials_that_signed_it():
+    _, body = compose(GOOD, PROMOTED, {**REPORT, "report_url_capped": True})
+
+    assert "Report link (valid until 2026-11-29T06:00:00+00:00, when the credentials that signed it expire): " in body
+
+
+def test_body_without_a_presigned_link_shows_the_report_uri_and_says_why():
+    _, body = compose(GOOD, PROMOTED, {**REPORT, "report_url": None, "report_url_expires_at": None})
 
     assert f"Report: {REPORT['report_uri']}\n" in body
-    assert "Report link" not in body
+    assert "Report link: none (the connection cannot sign links; open the report with S3 credentials)\n" in body
+    assert "http" not in body
 
 
 def test_body_without_a_report():

@@ -31,6 +31,7 @@ def test_defaults_name_every_param_with_its_default():
         "baseline_precision": config.BASELINES["precision"],
         "baseline_recall": config.BASELINES["recall"],
         "baseline_accuracy": config.BASELINES["accuracy"],
+        "link_expiry_hours": 24,
         "sns_topic_arn": config.DEFAULT_TOPIC_ARN,
     }
     assert (config.DEFAULT_BUCKET, config.DEFAULT_INPUT_KEY) == ("bank-ml", "banking.csv")
