@@ -6,11 +6,14 @@ import atexit
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Every process the tests start is younger than this (tests/support/listeners.py tells them from the machine's).
+SESSION_STARTED = time.time()
 
 # A throwaway AIRFLOW_HOME (and so SQLite metadata database) per process, so tests never touch the developer's
 # .airflow/ or ~/airflow. Always a new one: pytest-xdist's workers inherit the controller's environment, and

@@ -9,12 +9,13 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from devtools import celery_demo, local_aws
 from include.bank_marketing import families
-from tests.support import data
+from tests.support import data, listeners
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +49,8 @@ def test_celery_demo_runs_the_dag_on_both_workers(tmp_path):
     sample = tmp_path / "banking-sample.csv"
     sample.write_bytes(data.sample_csv())
     log = tmp_path / "celery-demo.log"
-    with log.open("w") as out:
+    # Every listening socket of the processes started from here on, sampled while the demo runs.
+    with log.open("w") as out, listeners.Watch(time.time()) as sockets:
         process = subprocess.Popen(
             [sys.executable, "-m", "devtools.celery_demo", "--input", str(sample), "--conf", json.dumps(QUICK)],
             stdout=out,
@@ -71,6 +73,11 @@ def test_celery_demo_runs_the_dag_on_both_workers(tmp_path):
     assert match, f"unexpected last line {lines[-1]!r}:\n{output[-8000:]}"
     _run_id, workers, train_by_worker, _wall_s = match.groups()
     assert sorted(workers.split(",")) == sorted(celery_demo.WORKERS)
+    # Its servers (PostgreSQL, Redis, moto, the API server) listened on 127.0.0.1 only; Airflow's log servers
+    # (each worker's, the triggerer's) are the one exception (RELIABILITY.md).
+    commands = " ".join(item.command for item in sockets.seen)
+    assert "postgres" in commands and "redis-server" in commands, sockets.seen  # the check saw the demo's servers
+    assert listeners.exposed(sockets.seen) == []
     trained = dict(pair.split(":", 1) for pair in train_by_worker.split(","))
     assert sorted(trained) == sorted(celery_demo.CONF["model_families"])
     assert set(trained.values()) == set(celery_demo.WORKERS), f"training did not use both workers: {trained}"

@@ -190,3 +190,19 @@ def test_a_training_worker_killed_with_sigkill_is_retried_to_complete_artifacts(
 
 def _objects_in(s3, bucket: str, prefix: str) -> set[str]:
     return set(storage.list_keys(s3, bucket, prefix))
+
+
+def test_the_shared_airflow_and_moto_listen_on_loopback_only(airflow_server, aws):
+    """While they run, no socket of the servers the tests started (airflow standalone's API server, scheduler,
+    DAG processor and triggerer, its PostgreSQL, moto) listens beyond 127.0.0.1, but Airflow's log servers."""
+    from urllib.parse import urlsplit
+
+    from tests.conftest import SESSION_STARTED
+    from tests.support.listeners import exposed, listeners
+
+    found = listeners(SESSION_STARTED)
+
+    ports = {item.port for item in found}
+    assert {urlsplit(airflow_server.root).port, urlsplit(aws.endpoint).port} <= ports  # the check sees both
+    assert any("postgres" in item.command for item in found), found  # the fixture's metadata database
+    assert exposed(found) == []
