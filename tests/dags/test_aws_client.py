@@ -18,7 +18,10 @@ from tests.conftest import ROOT
 def aws(monkeypatch):
     from moto import mock_aws
 
-    monkeypatch.syspath_prepend(str(ROOT / "dags"))  # the DAG folder is on sys.path when Airflow parses it
+    # The DAG folder is on sys.path when Airflow parses it. Not monkeypatch.syspath_prepend: its undo restores
+    # sys.path as it was before the test, dropping the plugins folder that importing airflow added meanwhile.
+    if str(ROOT / "dags") not in sys.path:
+        sys.path.insert(0, str(ROOT / "dags"))
     extra = {"region_name": "us-east-1", "config_kwargs": {"connect_timeout": 7}}
     conn = {"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
