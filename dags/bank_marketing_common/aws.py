@@ -78,17 +78,16 @@ def s3_client(bucket: str | None = None) -> Any:
     with Signature Version 4 (``s3v4``, which real S3 requires of presigned links; the connection's other
     ``config_kwargs`` still apply) in ``bucket``'s region when one is given and can be told.
     """
-    client = _s3_hook().get_conn()
-    region = storage.bucket_region(client, bucket) if bucket else None
-    if region and region != client.meta.region_name:
-        client = _s3_hook(region).get_conn()  # a SigV4 signature names the region: the bucket's own
-    return client
-
-
-def _s3_hook(region: str | None = None) -> S3Hook:
+    # A config given to the hook replaces the connection's config_kwargs: merge them, s3v4 winning.
     base = S3Hook(aws_conn_id=AWS_CONN_ID).conn_config.botocore_config
     sigv4 = Config(signature_version="s3v4")
-    return S3Hook(aws_conn_id=AWS_CONN_ID, region_name=region, config=base.merge(sigv4) if base else sigv4)
+    signing = base.merge(sigv4) if base else sigv4
+    client = S3Hook(aws_conn_id=AWS_CONN_ID, config=signing).get_conn()
+    region = storage.bucket_region(client, bucket) if bucket else None
+    if region and region != client.meta.region_name:
+        # A SigV4 signature names the region: the bucket's own.
+        client = S3Hook(aws_conn_id=AWS_CONN_ID, region_name=region, config=signing).get_conn()
+    return client
 
 
 def run_context(params: Mapping[str, Any], run_id: str) -> RunContext:

@@ -9,7 +9,6 @@ the campaign charts) and returns the figures the report and the SNS message quot
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -193,7 +192,6 @@ def explain_for_campaign(
 
     Both pickles are verified against their recorded sha256 before loading.
     """
-    started = time.perf_counter()
     money, rule = result["economics"], result["threshold_rule"]
     scores = storage.read_parquet(run.s3, result["scores_uri"])  # evaluate's test scores: not predicted again
     y, p = scores[config.TARGET].to_numpy(), scores["probability"].to_numpy()
@@ -205,6 +203,7 @@ def explain_for_campaign(
         lab_model = storage.load_model(run.s3, lab["model_uri"], lab["sha256"])
         rankings.append(gains_curve(y_test, lab_model.predict_proba(x)[:, 1], LAB_FAMILY))
     model = storage.load_model(run.s3, result["candidate_uri"], result["sha256"])
+    ranked = importance(model, x, y_test)
     curves: CampaignCurves = {
         "rows": len(y),
         "positives": int(y.sum()),
@@ -214,10 +213,9 @@ def explain_for_campaign(
         "rankings": rankings,
         "profit": profit_curve(y, p, money, list(result["thresholds"].values())),
         "calibration": calibration(y, p),
-        "importance": [],
+        "importance": ranked,
         "importance_repeats": config.IMPORTANCE_REPEATS,
     }
-    curves["importance"] = ranked = importance(model, x, y_test)
     campaign_uri = storage.write_json(run.s3, run.uri(layout.CAMPAIGN), curves)
     rules = [rule, *(r.value for r in ThresholdRule if r.value != rule)]  # the operating point's rule first
     return {
@@ -228,7 +226,6 @@ def explain_for_campaign(
         "profit": [profit_at(y, p, result["thresholds"][r], r, money) for r in rules],
         "top_columns": [c["column"] for c in ranked[: config.TOP_COLUMNS]],
         "compared_with": lab["family"] if lab else None,
-        "seconds": round(time.perf_counter() - started, 2),
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Any
 
 from include.bank_marketing import config
@@ -89,12 +89,7 @@ def render(y_true: Any, proba: Any, threshold: float, grid_results: list[dict]) 
         }
 
 
-CAMPAIGN_CHARTS = ("gains.png", "lift.png", "profit.png", "calibration.png", "importance.png")
-
-
-def render_campaign(
-    curves: CampaignCurves, top: int = config.IMPORTANCE_TOP, names: Collection[str] = CAMPAIGN_CHARTS
-) -> dict[str, bytes]:
+def render_campaign(curves: CampaignCurves, top: int = config.IMPORTANCE_TOP) -> dict[str, bytes]:
     """PNG bytes by file name, from ``campaign.json``'s numbers (all on the test rows):
     "gains.png" (cumulative gains of every ranking, the model's marked at ``config.GAINS_SHARES``),
     "lift.png" (the same as lift over calling at random), "profit.png" (expected profit against the threshold,
@@ -104,20 +99,19 @@ def render_campaign(
 
     Every PNG is exactly ``CHART_SIZE`` pixels, and the same inputs give the same bytes. Whatever cannot be
     drawn (no rankings, no subscribers among the test rows, empty curves) gets a note in its place; it never
-    raises. ``names`` draws only those of the five.
+    raises.
     """
     import matplotlib.style
 
-    drawers: dict[str, Callable[[], bytes]] = {
-        "gains.png": lambda: _gains_png(curves),
-        "lift.png": lambda: _lift_png(curves),
-        "profit.png": lambda: _profit_png(curves),
-        "calibration.png": lambda: _calibration_png(curves),
-        "importance.png": lambda: _importance_png(curves, top),
-    }
     # The same defaults as render(): the PNG's size must not depend on the worker's matplotlibrc.
     with matplotlib.style.context("default"):
-        return {name: draw() for name, draw in drawers.items() if name in names}
+        return {
+            "gains.png": _gains_png(curves),
+            "lift.png": _lift_png(curves),
+            "profit.png": _profit_png(curves),
+            "calibration.png": _calibration_png(curves),
+            "importance.png": _importance_png(curves, top),
+        }
 
 
 def _figure() -> tuple[Any, Any]:
@@ -323,8 +317,43 @@ def _percent_axis(axis: Any) -> None:
     axis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
 
 
-def _gains_png(curves: CampaignCurves) -> bytes:
+def _reached(called: Any, reached: Any) -> Any:
+    """The gains chart's value: the share of subscribers reached."""
+    return reached
+
+
+def _lift(called: Any, reached: Any) -> Any:
+    """The lift chart's value: the share reached over the share called."""
+    return reached / called
+
+
+def _plot_rankings(ax: Any, rankings: list[tuple[int, str, Any, Any]], value: Callable[[Any, Any], Any]) -> None:
+    """One line per ranking of ``value(share called, share reached)``, the model's (position 0) bold and on top."""
+    for i, label, x, y in rankings:
+        ax.plot(x, value(x, y), lw=2.5 if i == 0 else 1.5, color=f"C{i}", label=label, zorder=3 if i == 0 else 2)
+
+
+def _mark_model_shares(
+    ax: Any,
+    rankings: list[tuple[int, str, Any, Any]],
+    value: Callable[[Any, Any], Any],
+    text: Callable[[float, float], str],
+    offset: tuple[int, int],
+) -> None:
+    """The model's ``value`` at each of ``config.GAINS_SHARES``, marked and labelled ``text(share, value)``.
+    The marks belong to the model's curve only: a compared family's curve alone gets none."""
     import numpy as np
+
+    if rankings[0][0] != 0:
+        return
+    _, _, x, y = rankings[0]
+    for share in config.GAINS_SHARES:
+        v = float(value(share, float(np.interp(share, x, y))))
+        ax.plot(share, v, "o", ms=7, color="C3", zorder=4)
+        ax.annotate(text(share, v), (share, v), xytext=offset, textcoords="offset points", fontsize=10, color="C3")
+
+
+def _gains_png(curves: CampaignCurves) -> bytes:
 
     fig, ax = _figure()
     ax.set_title("Cumulative gains: subscribers reached by calling the best-ranked customers first")
@@ -333,24 +362,10 @@ def _gains_png(curves: CampaignCurves) -> bytes:
         _note(ax, note)
         return _png(fig)
     rankings = _rankings(curves)
-    for i, label, x, y in rankings:
-        ax.plot(x, y, lw=2.5 if i == 0 else 1.5, color=f"C{i}", label=label, zorder=3 if i == 0 else 2)
+    _plot_rankings(ax, rankings, _reached)
     ax.plot([0, 1], [0, 1], ls="--", color="grey", label="random")
-    # The marks belong to the model's curve only: a compared family's curve alone gets none.
-    if rankings[0][0] == 0:
-        _, _, x, y = rankings[0]
-        for share in config.GAINS_SHARES:
-            reached = float(np.interp(share, x, y))
-            ax.plot(share, reached, "o", ms=7, color="C3", zorder=4)
-            # Below and to the right of the point: the curve is concave, so that side stays clear of it.
-            ax.annotate(
-                f"top {share * 100:.0f} %: {reached * 100:.0f} %",
-                (share, reached),
-                xytext=(8, -14),
-                textcoords="offset points",
-                fontsize=10,
-                color="C3",
-            )
+    # Below and to the right of each point: the curve is concave, so that side stays clear of it.
+    _mark_model_shares(ax, rankings, _reached, lambda share, v: f"top {share * 100:.0f} %: {v * 100:.0f} %", (8, -14))
     ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="Customers called (best-ranked first)", ylabel="Subscribers reached")
     _percent_axis(ax.xaxis)
     _percent_axis(ax.yaxis)
@@ -360,7 +375,6 @@ def _gains_png(curves: CampaignCurves) -> bytes:
 
 
 def _lift_png(curves: CampaignCurves) -> bytes:
-    import numpy as np
 
     fig, ax = _figure()
     ax.set_title("Lift: subscribers per call against calling at random")
@@ -373,22 +387,9 @@ def _lift_png(curves: CampaignCurves) -> bytes:
     if not rankings:
         _note(ax, "No ranking calls anyone: lift is undefined")
         return _png(fig)
-    for i, label, x, y in rankings:
-        ax.plot(x, y / x, lw=2.5 if i == 0 else 1.5, color=f"C{i}", label=label, zorder=3 if i == 0 else 2)
+    _plot_rankings(ax, rankings, _lift)
     ax.axhline(1, ls="--", color="grey", label="random")
-    if rankings[0][0] == 0:
-        _, _, x, y = rankings[0]
-        for share in config.GAINS_SHARES:
-            lift = float(np.interp(share, x, y)) / share
-            ax.plot(share, lift, "o", ms=7, color="C3", zorder=4)
-            ax.annotate(
-                f"top {share * 100:.0f} %: {lift:.1f}x",
-                (share, lift),
-                xytext=(8, 6),
-                textcoords="offset points",
-                fontsize=10,
-                color="C3",
-            )
+    _mark_model_shares(ax, rankings, _lift, lambda share, v: f"top {share * 100:.0f} %: {v:.1f}x", (8, 6))
     ax.set_xlim(0, 1)
     ax.set_ylim(bottom=0)
     ax.set(xlabel="Customers called (best-ranked first)", ylabel="Lift (times the random rate)")

@@ -378,7 +378,6 @@ class CampaignSummary(TypedDict):
     profit: list[ProfitAt]  # one per ThresholdRule, the operating point's rule first
     top_columns: list[str]  # the most important input columns, most important first
     compared_with: str | None  # the family whose ranking the gains chart shows beside the model's
-    seconds: float  # the stage's own time
 
 
 # --- publish -------------------------------------------------------------------------------------------------

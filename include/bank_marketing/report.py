@@ -155,6 +155,7 @@ def build_report(run: RunContext, results: RunResults) -> ReportLinks:
     linked.update({"drift": drift["drift_uri"], "campaign": campaign["campaign_uri"], "report": report_uri})
     # drift.json holds the per-column detail; without a champion profile nothing was compared.
     drift_doc = storage.read_json(run.s3, drift["drift_uri"]) if drift["max_psi"] is not None else None
+    artifacts = {name: _artifact_link(run, uri) for name, uri in linked.items()}
     context: ReportContext = {
         "run_id": run.run_id,
         "dag_id": run.dag_id,
@@ -186,12 +187,10 @@ def build_report(run: RunContext, results: RunResults) -> ReportLinks:
             "dropped": data["dropped"],
         },
         "drift": cast(DriftReport, {**drift_doc, "summary": drift["summary"]}) if drift_doc else None,
-        "artifacts": {name: _artifact_link(run, uri) for name, uri in linked.items()},
-        "links_expire_at": None,
+        "artifacts": artifacts,
+        "links_expire_at": min((str(a["expires_at"]) for a in artifacts.values() if a["expires_at"]), default=None),
         "approval": decision.get("approval"),
     }
-    signed = [a for a in context["artifacts"].values() if a["expires_at"]]
-    context["links_expire_at"] = min((str(a["expires_at"]) for a in signed), default=None)
     storage.write_bytes(run.s3, report_uri, render_html(context, images).encode(), "text/html; charset=utf-8")
     link = storage.presign(run.s3, report_uri, run.link_seconds)
     return {

@@ -153,11 +153,11 @@ def score_object(
         for chunk in customer_chunks(data, meta["input"]["numeric"], meta["input"]["categorical"], chunk_rows):
             proba = model.predict_proba(chunk)[:, 1]
             predicted = proba >= threshold
-            keep = chunk.assign(probability=proba)
-            keep = keep.nlargest(top_k, "probability", keep="first") if top_k else keep[predicted]
-            callable_rows.append(keep)
-            if top_k:  # the running best top_k, so memory stays bounded by top_k rows
-                callable_rows = [pd.concat(callable_rows).nlargest(top_k, "probability", keep="first")]
+            scored = chunk.assign(probability=proba)
+            if top_k:  # the running best top_k (earlier chunks first on ties), so memory stays bounded by top_k rows
+                callable_rows = [pd.concat([*callable_rows, scored]).nlargest(top_k, "probability", keep="first")]
+            else:
+                callable_rows.append(scored[predicted])
             labelled = chunk.assign(
                 probability=pd.Series(proba, index=chunk.index).round(6), predicted=predicted.astype(int)
             )
@@ -168,7 +168,7 @@ def score_object(
             positives += int(predicted.sum())
         out.seek(0)
         s3.upload_fileobj(out, bucket, out_key, ExtraArgs={"ContentType": "text/csv"})
-    candidates = pd.concat(callable_rows) if callable_rows else pd.DataFrame()
+    candidates = pd.concat(callable_rows)  # customer_chunks yields at least one chunk, or raises
     calls = call_list(candidates.drop(columns="probability"), candidates["probability"], money, threshold, top_k)
     storage.write_bytes(s3, s3_uri(bucket, calls_key), calls.to_csv(index=False).encode(), "text/csv")
     expected = float(calls["probability"].sum())
