@@ -4,9 +4,10 @@
 
 - the rules keep the champion, or the ``approval`` Param is ``auto``: it branches at once, asking nobody;
 - ``required`` and the rules would promote: it writes the preview report, publishes an SNS message with the
-  link to the run's Required Actions page and parks in ``awaiting_input`` (no worker slot, no triggerer)
-  until a person answers Approve (-> ``promote``) or Reject (-> ``keep_champion``), or ``approval_timeout``
-  passes (the scheduler applies the default, Reject, and the record says it timed out).
+  link to the run's Required Actions page and parks in ``awaiting_input`` (no worker slot, no triggerer; on
+  Airflow 3.2, which has no such state, the provider defers it to the triggerer instead) until a person
+  answers Approve (-> ``promote``) or Reject (-> ``keep_champion``), or ``approval_timeout`` passes
+  (the scheduler applies the default, Reject, and the record says it timed out).
 
 Its XCom is the approval record (``contracts.Approval``), which promote/keep write into the decision.
 """
@@ -20,7 +21,16 @@ from airflow.providers.standard.operators.hitl import HITLBranchOperator
 from airflow.sdk import Param
 from airflow.sdk.bases.xcom import BaseXCom
 from airflow.sdk.definitions.param import ParamsDict
-from airflow.sdk.exceptions import TaskAwaitingInput
+from airflow.sdk.exceptions import TaskDeferred
+
+# How the provider's HITL operator parks a task: awaiting_input on Airflow 3.3+, a deferral to the triggerer on 3.2
+# (README "Supported versions").
+try:
+    from airflow.sdk.exceptions import TaskAwaitingInput
+
+    PARKED: tuple[type[BaseException], ...] = (TaskAwaitingInput, TaskDeferred)
+except ImportError:
+    PARKED = (TaskDeferred,)
 from airflow.sdk.execution_time.hitl import get_hitl_detail_content_detail
 
 from bank_marketing_common.aws import publish_sns, run_context
@@ -85,7 +95,7 @@ class PromotionGate(HITLBranchOperator):
         publish_sns(params["sns_topic_arn"], subject, message)
         try:
             return super().execute(context)  # stores the request, then parks the task in awaiting_input
-        except TaskAwaitingInput as parked:
+        except PARKED as parked:
             # The pending record travels with the parked task to execute_complete (XCom does not).
             parked.kwargs = {**(parked.kwargs or {}), "requested": dict(waiting)}
             raise

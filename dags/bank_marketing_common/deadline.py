@@ -10,6 +10,7 @@ Without that connection the alert still goes out, naming the run and saying that
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 from datetime import timedelta
@@ -39,19 +40,19 @@ def late_run_alerts() -> list[DeadlineAlert] | None:
     if sys.argv[1:3] == ["dags", "test"]:
         return None
     return [
-        DeadlineAlert(
-            reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
-            interval=timedelta(hours=config.DEADLINE_HOURS),
-            callback=SyncCallback(alert_late_run, kwargs={"reference": deadline.LOGICAL_DATE}),
-            name="bank_marketing_late_run",
-        ),
-        DeadlineAlert(
-            reference=DeadlineReference.DAGRUN_QUEUED_AT,
-            interval=timedelta(hours=config.DEADLINE_HOURS),
-            callback=SyncCallback(alert_late_run, kwargs={"reference": deadline.QUEUED_AT}),
-            name="bank_marketing_late_run_without_logical_date",
-        ),
+        _alert(DeadlineReference.DAGRUN_LOGICAL_DATE, deadline.LOGICAL_DATE, "bank_marketing_late_run"),
+        _alert(DeadlineReference.DAGRUN_QUEUED_AT, deadline.QUEUED_AT, "bank_marketing_late_run_without_logical_date"),
     ]
+
+
+def _alert(reference: Any, reference_name: str, name: str) -> DeadlineAlert:
+    """One deadline of ``config.DEADLINE_HOURS`` after ``reference``, alerting through ``alert_late_run``."""
+    callback = SyncCallback(alert_late_run, kwargs={"reference": reference_name})
+    interval = timedelta(hours=config.DEADLINE_HOURS)
+    # Airflow 3.3 names each alert (the UI shows it); 3.2's DeadlineAlert takes no name (README "Supported versions").
+    if "name" in inspect.signature(DeadlineAlert).parameters:
+        return DeadlineAlert(reference=reference, interval=interval, callback=callback, name=name)
+    return DeadlineAlert(reference=reference, interval=interval, callback=callback)
 
 
 def _api() -> tuple[str, dict[str, str]]:
