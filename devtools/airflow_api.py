@@ -172,6 +172,25 @@ class Api:
         raise AssertionError(f"runs did not finish in {timeout} s: {states}")
 
 
+def kill_session(process: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGKILL ``process`` (started with ``start_new_session``) and everything in its session at once, as a
+    machine or container that dies takes its processes with it; returns once they are gone."""
+    for pid in _session_members(process.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait(timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while _session_members(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _session_members(sid: int) -> list[int]:
     """Pids of every live process in session ``sid``: all that a ``start_new_session`` child started,
     including helpers that moved to their own process group (joblib's loky workers do)."""
@@ -204,7 +223,8 @@ def stop_group(process: subprocess.Popen, timeout: float = 30) -> None:
 @contextlib.contextmanager
 def standalone(connection: dict[str, Any], home: Path, extra_env: dict[str, str] | None = None) -> Generator[Api]:
     """``airflow standalone`` on a free port with its own AIRFLOW_HOME; yields an :class:`Api` once the DAG is
-    served. Everything it started is stopped on exit. ``api.home`` is the AIRFLOW_HOME (its log is there)."""
+    served. Everything it started is stopped on exit, with any component started by :func:`restart_scheduler`.
+    ``api.home`` is the AIRFLOW_HOME (its log is there)."""
     port = local_aws.free_port()
     env = local_aws.standalone_env(connection, home, port)
     env.update(extra_env or {})
@@ -220,8 +240,39 @@ def standalone(connection: dict[str, Any], home: Path, extra_env: dict[str, str]
         )
         api = Api(f"http://127.0.0.1:{port}")
         api.home = home
+        api.standalone = process
+        api.replacements = []
         try:
             api.wait_until_up(process, log_path)
             yield api
         finally:
+            for replacement in api.replacements:
+                stop_group(replacement)
             stop_group(process)
+
+
+def restart_scheduler(api: Api, down_seconds: float = 5) -> subprocess.Popen:
+    """SIGKILL the scheduler of the :func:`standalone` behind ``api`` (the process alone, as the kernel's OOM
+    killer would), wait ``down_seconds``, and start a new ``airflow scheduler`` with the killed one's command
+    line and environment; returns it (stopped with the server). ``airflow standalone`` never restarts a
+    component itself: it only relays their output."""
+    schedulers = [
+        child
+        for child in psutil.Process(api.standalone.pid).children()
+        if child.cmdline()[-1:] == ["scheduler"] and child.is_running()
+    ]
+    if not schedulers and api.replacements:
+        schedulers = [psutil.Process(api.replacements[-1].pid)]
+    [scheduler] = schedulers
+    command, env = scheduler.cmdline(), scheduler.environ()
+    scheduler.kill()
+    # Dead once a zombie: airflow standalone reaps it only when the pipe it reads from closes.
+    deadline = time.monotonic() + 30
+    while _alive(scheduler):
+        assert time.monotonic() < deadline, f"the scheduler {scheduler.pid} outlived SIGKILL"
+        time.sleep(0.2)
+    time.sleep(down_seconds)
+    with (api.home / "scheduler-restarted.log").open("a") as log:
+        replacement = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    api.replacements.append(replacement)
+    return replacement

@@ -8,7 +8,10 @@ its SNS message, stops everything it started and prints one last line:
 
     CELERY_DEMO OK run=<run_id> workers=<host1>,<host2> train_by_worker=<family>:<host>,... wall_s=<s>
 
-or ``CELERY_DEMO FAILED <reason>`` (exit code 1). Debian's ``redis-server`` and ``postgresql`` are installed
+or ``CELERY_DEMO FAILED <reason>`` (exit code 1). With ``--kill-worker FAMILY`` the worker that runs
+``train[FAMILY]`` is killed with SIGKILL, whole (as a lost machine or container), once the task has started and
+before its candidate is written; the run must still succeed, the task retried on the other worker, and the line
+ends ``killed=<host>:<family> retried_on=<host> tries=<n>``. Debian's ``redis-server`` and ``postgresql`` are installed
 with apt-get when missing (root only). The system's own PostgreSQL and Redis, if any, are left alone.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import glob
+import hashlib
 import importlib.util
 import json
 import os
@@ -32,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from devtools import airflow_api, local_aws
+from include.bank_marketing import layout
 from include.bank_marketing.layout import run_prefix
 
 WORKERS = ("worker1@bank-ml", "worker2@bank-ml")
@@ -42,6 +47,13 @@ CONF = {
     "approval": "auto",
 }
 HOSTNAME_VARIABLE = "BANK_ML_WORKER_HOSTNAME"
+# With --kill-worker: how soon a lost worker's task is given up and retried. Airflow's default heartbeat timeout
+# is 300 s (README "Scale" says what a deployment should set); the task's retry waits RETRY_DELAY seconds.
+LOST_WORKER_SETTINGS = {
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+    "BANK_ML_RETRY_DELAY_SECONDS": "5",
+}
 
 
 def worker_hostname() -> str:
@@ -223,7 +235,8 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, processes
 
 
 def airflow_environment(aws: local_aws.LocalAws, home: Path, postgres: PrivatePostgres, redis_port: int) -> dict:
-    """The environment every Airflow component shares: the docker-compose topology's settings, locally."""
+    """The environment every Airflow component shares: the docker-compose topology's settings, locally
+    (:data:`LOST_WORKER_SETTINGS` are added by ``run_demo`` when a worker is to be killed)."""
     api_port = local_aws.free_port()  # never 8080/8793/8794: a free ephemeral port
     env = local_aws.standalone_env(aws.connection(), home, api_port)
     env.update(
@@ -326,9 +339,9 @@ def stop_all(processes: list[subprocess.Popen]) -> None:
         list(pool.map(airflow_api.stop_group, processes))  # list(): re-raise any error
 
 
-def training_hosts(api: airflow_api.Api, run_id: str, state: str, home: Path) -> dict[str, str]:
-    """Print the run's task instances; returns ``{family: hostname}`` of the training tasks. Raises, with the
-    failed tasks' logs, unless the run succeeded with its training spread over both workers."""
+def training_hosts(api: airflow_api.Api, run_id: str, state: str, home: Path) -> dict[str, list[str]]:
+    """Print the run's task instances; returns ``{family: [hostname of each try]}`` of the training tasks.
+    Raises, with the failed tasks' logs, unless the run succeeded with its training spread over both workers."""
     tis = api.task_instances(run_id)
     print(ti_table(tis))
     if state != "success":
@@ -336,14 +349,68 @@ def training_hosts(api: airflow_api.Api, run_id: str, state: str, home: Path) ->
         for path in task_logs(home, run_id, bad):
             print(tail(path))
         raise RuntimeError(f"run {run_id} {state} (tasks not successful: {', '.join(sorted(bad)) or 'none'})")
-    train = {ti["rendered_map_index"] or str(ti["map_index"]): ti["hostname"] for ti in tis if ti["task_id"] == "train"}
-    if set(train.values()) != set(WORKERS):
-        raise RuntimeError(f"the training tasks ran on {sorted(set(train.values()))}, not on both {WORKERS}")
+    train = {
+        ti["rendered_map_index"] or str(ti["map_index"]): [t["hostname"] for t in tries(api, run_id, ti)]
+        for ti in tis
+        if ti["task_id"] == "train"
+    }
+    if {host for hosts in train.values() for host in hosts} != set(WORKERS):
+        raise RuntimeError(f"the training tasks ran on {train}, not on both {WORKERS}")
     return train
 
 
+def tries(api: airflow_api.Api, run_id: str, ti: dict) -> list[dict]:
+    """Every try of the task instance ``ti``, oldest first (hostname, state, try_number)."""
+    path = f"/dags/{api.dag_id}/dagRuns/{run_id}/taskInstances/{ti['task_id']}/{ti['map_index']}/tries"
+    return sorted(api.get(path)["task_instances"], key=lambda t: t["try_number"])
+
+
+def kill_training_worker(
+    api: airflow_api.Api, run_id: str, family: str, processes: dict[str, tuple], aws: local_aws.LocalAws
+) -> dict[str, object]:
+    """SIGKILL the worker running ``train[family]`` with its whole process tree, once the task runs and before
+    its candidate is in S3; returns ``{"worker", "family", "keys_at_kill"}``. The worker leaves ``processes``."""
+    candidate = f"{run_prefix(run_id)}/{layout.candidate(family)}"
+    deadline = time.monotonic() + 600  # validate and preprocess come first
+    map_index = None  # train's map index of ``family``: its place in plan_training's list (the UI's label
+    # for a mapped task, rendered_map_index, appears only once the task has ended)
+    while True:
+        check_alive(list(processes.values()))
+        tis = api.task_instances(run_id)
+        if map_index is None and any(t["task_id"] == "plan_training" and t["state"] == "success" for t in tis):
+            plan = api.get(f"/dags/{api.dag_id}/dagRuns/{run_id}/taskInstances/plan_training/xcomEntries/return_value")
+            map_index = [spec["family"] for spec in plan["value"]].index(family)
+        running = [
+            ti for ti in tis if ti["task_id"] == "train" and ti["map_index"] == map_index and ti["state"] == "running"
+        ]
+        if running and running[0].get("hostname") in WORKERS:
+            break
+        ended = [t for t in tis if t["task_id"] == "train" and t["map_index"] == map_index and t["state"] != "running"]
+        if time.monotonic() > deadline or any(t["end_date"] for t in ended):
+            raise RuntimeError(f"train[{family}] was not seen running: {[t['state'] for t in ended]}")
+        time.sleep(0.5)
+    worker = running[0]["hostname"]
+    process, _log = processes.pop(worker.partition("@")[0])
+    airflow_api.kill_session(process)
+    keys = {o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=local_aws.DEFAULT_BUCKET).get("Contents", [])}
+    if candidate in keys:
+        raise RuntimeError(f"killed {worker} too late: {candidate} was already written")
+    return {"worker": worker, "family": family, "keys_at_kill": sorted(keys)}
+
+
+def check_recovery(api: airflow_api.Api, run_id: str, killed: dict, train: dict[str, list[str]]) -> str:
+    """The killed task's tries: the first on the killed worker, failed for want of a heartbeat; the last on the
+    other worker, successful. Returns the result line's suffix."""
+    family, worker = killed["family"], killed["worker"]
+    hosts = train[family]
+    if len(hosts) < 2 or hosts[0] != worker or hosts[-1] == worker:
+        raise RuntimeError(f"train[{family}] was not retried elsewhere after {worker} died: tries on {hosts}")
+    return f" killed={worker}:{family} retried_on={hosts[-1]} tries={len(hosts)}"
+
+
 def check_outputs(aws: local_aws.LocalAws, run_id: str, queue_url: str) -> str:
-    """Check the run's artifacts in S3 and its SNS message; returns a one-line summary."""
+    """Check the run's artifacts in S3 (all there, the model the bytes its metadata records, no upload left
+    half-done) and its one SNS message; returns a one-line summary."""
     bucket, prefix = local_aws.DEFAULT_BUCKET, run_prefix(run_id)
     s3 = aws.client("s3")
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/").get("Contents", [])}
@@ -351,9 +418,14 @@ def check_outputs(aws: local_aws.LocalAws, run_id: str, queue_url: str) -> str:
         if f"{prefix}/{name}" not in keys:
             raise RuntimeError(f"s3://{bucket}/{prefix}/{name} is missing")
     model = json.loads(s3.get_object(Bucket=bucket, Key=f"{prefix}/model.json")["Body"].read())
+    model_bytes = s3.get_object(Bucket=bucket, Key=f"{prefix}/model.joblib")["Body"].read()
+    if hashlib.sha256(model_bytes).hexdigest() != model["sha256"]:
+        raise RuntimeError(f"s3://{bucket}/{prefix}/model.joblib is not the model that model.json records")
+    if unfinished := s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+        raise RuntimeError(f"uploads left unfinished: {[u['Key'] for u in unfinished]}")
     messages = aws.messages(queue_url)
-    if not messages:
-        raise RuntimeError("no SNS message reached the topic's queue")
+    if len(messages) != 1:
+        raise RuntimeError(f"{len(messages)} SNS messages reached the topic's queue, not the run's one")
     return (
         f"{len(keys)} objects under s3://{bucket}/{prefix}/ (model.json: {model['family']}); "
         f"SNS messages: {len(messages)}, subject: {messages[-1]['subject']}"
@@ -361,11 +433,17 @@ def check_outputs(aws: local_aws.LocalAws, run_id: str, queue_url: str) -> str:
 
 
 def run_demo(
-    tmp: Path, stack: contextlib.ExitStack, timeout: float, data: Path = local_aws.DATA_FILE, conf: dict | None = None
+    tmp: Path,
+    stack: contextlib.ExitStack,
+    timeout: float,
+    data: Path = local_aws.DATA_FILE,
+    conf: dict | None = None,
+    kill_family: str | None = None,
 ) -> str:
     """Start the topology (registering each part's teardown on ``stack``), run the DAG on ``data`` with
-    :data:`CONF` updated by ``conf``, check it; returns the result line. Raises on any failure, after printing
-    the logs that explain it."""
+    :data:`CONF` updated by ``conf``, check it; returns the result line. With ``kill_family``, the worker
+    running that family's training is killed mid-task (:func:`kill_training_worker`). Raises on any failure,
+    after printing the logs that explain it."""
     conf = {**CONF, **(conf or {})}
     started = time.perf_counter()
     logs = tmp / "logs"
@@ -388,36 +466,43 @@ def run_demo(
     home = tmp / "airflow"
     home.mkdir(mode=0o700)  # airflow.cfg holds generated secrets
     env = airflow_environment(aws, home, postgres, redis_port)
+    if kill_family:
+        env.update(LOST_WORKER_SETTINGS)
     local_aws.migrate(env)
     step(f"airflow db migrate done (AIRFLOW_HOME {home})")
 
     processes = start_airflow(env, logs, stack)
-    watched = list(processes.values())
+    watched = dict(processes)  # the components expected alive: a killed worker leaves it
     api = airflow_api.Api(env["AIRFLOW__API__BASE_URL"])
     step(f"started {', '.join(processes)} (logs in {logs}); API at {api.root}")
     try:
         # Both workers must be listening before the run, or the first one up could take every task.
         for hostname in WORKERS:
             log = processes[hostname.partition("@")[0]][1]
-            wait_for(lambda log=log, h=hostname: f"{h} ready." in log.read_text(), 240, hostname, watched)
+            ready = f"{hostname} ready."
+            wait_for(lambda log=log, ready=ready: ready in log.read_text(), 240, hostname, list(processes.values()))
         api.wait_until_up(*processes["api-server"])
         step("workers ready; the API serves the DAG")
         api.unpause_without_catchup_run()
         run_id = api.trigger(conf)
         step(f"triggered {run_id} with conf {json.dumps(conf)}")
-        state = wait_for_run(api, run_id, timeout, watched)
+        killed = kill_training_worker(api, run_id, kill_family, watched, aws) if kill_family else None
+        if killed:
+            step(f"killed {killed['worker']} (SIGKILL, its whole process tree) while it ran train[{kill_family}]")
+        state = wait_for_run(api, run_id, timeout, list(watched.values()))
         step(f"run {state}")
         train = training_hosts(api, run_id, state, home)
+        recovered = check_recovery(api, run_id, killed, train) if killed else ""
         step(check_outputs(aws, run_id, queue_url))
     except Exception:
         for name, (component, log) in processes.items():
             if name in ("scheduler", *(h.partition("@")[0] for h in WORKERS)) or component.poll() is not None:
                 print(tail(log))
         raise
-    workers = ",".join(sorted(set(train.values())))
-    by_worker = ",".join(f"{family}:{host}" for family, host in sorted(train.items()))
+    workers = ",".join(sorted({host for hosts in train.values() for host in hosts}))
+    by_worker = ",".join(f"{family}:{hosts[-1]}" for family, hosts in sorted(train.items()))
     wall_s = time.perf_counter() - started
-    return f"CELERY_DEMO OK run={run_id} workers={workers} train_by_worker={by_worker} wall_s={wall_s:.1f}"
+    return f"CELERY_DEMO OK run={run_id} workers={workers} train_by_worker={by_worker} wall_s={wall_s:.1f}{recovered}"
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -441,6 +526,12 @@ def main() -> int:
         default={},
         help="JSON object of run Params over the demo's own, e.g. '{\"cv_folds\": 2}'",
     )
+    parser.add_argument(
+        "--kill-worker",
+        metavar="FAMILY",
+        choices=CONF["model_families"],
+        help="SIGKILL the worker training FAMILY mid-task; the run must recover on the other worker",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupt)
 
@@ -453,7 +544,7 @@ def main() -> int:
         ensure_packages()
         with contextlib.ExitStack() as stack:
             try:
-                result, code = run_demo(tmp, stack, args.timeout, args.input, args.conf), 0
+                result, code = run_demo(tmp, stack, args.timeout, args.input, args.conf, args.kill_worker), 0
             finally:
                 # A second Ctrl-C must not cut the teardown short and leave servers behind.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1,6 +1,6 @@
 """Under a real scheduler (`airflow standalone`, LocalExecutor): backfills, racing promotions, clear and
-re-run, and a training worker killed with SIGKILL (during the backfill, which saves a run of its own). The
-DAG talks to moto's HTTP server as in production.
+re-run, a training worker killed with SIGKILL (during the backfill, which saves a run of its own), and the
+scheduler itself killed mid-run and restarted. The DAG talks to moto's HTTP server as in production.
 
 The scheduler is the session's shared ``airflow_server``; this module has its own buckets and topic. The runs
 train on the stratified sample: what is checked is scheduling, not the model.
@@ -16,8 +16,9 @@ import time
 
 import pytest
 
+from devtools import airflow_api
 from include.bank_marketing import storage
-from include.bank_marketing.layout import CHAMPION_KEY
+from include.bank_marketing.layout import CHAMPION_KEY, run_prefix
 from tests.support import data
 
 # Runs on the same xdist worker as test_trigger_form.py, so both use one server (tests/conftest.py XDIST_GROUPS).
@@ -206,3 +207,32 @@ def test_the_shared_airflow_and_moto_listen_on_loopback_only(airflow_server, aws
     assert {urlsplit(airflow_server.root).port, urlsplit(aws.endpoint).port} <= ports  # the check sees both
     assert any("postgres" in item.command for item in found), found  # the fixture's metadata database
     assert exposed(found) == []
+
+
+def test_a_scheduler_killed_mid_run_and_restarted_finishes_the_run(scheduler, aws):
+    """The scheduler dies with SIGKILL while the run trains, and a new one starts 5 s later with the same
+    settings (what a process manager or Kubernetes does): the run finishes, its artifacts whole."""
+    bucket, key = "restart", "raw/restart/banking.csv"
+    aws.create_bucket(bucket)
+    aws.upload(bucket, key, DATA)
+    run_id = scheduler.trigger(_conf(scheduler, bucket=bucket, input_key=key))
+    deadline = time.monotonic() + 600
+    while not any(t["task_id"] == "train" and t["state"] == "running" for t in scheduler.task_instances(run_id)):
+        assert time.monotonic() < deadline, "the run never reached its training task"
+        time.sleep(0.5)
+    killed_at = time.monotonic()
+    replacement = airflow_api.restart_scheduler(scheduler)
+
+    [run] = scheduler.wait_for_runs([run_id]).values()
+    assert replacement.poll() is None, "the new scheduler exited"
+    assert run["state"] == "success", scheduler.task_instances(run_id)
+    states = {t["task_id"]: t["state"] for t in scheduler.task_instances(run_id)}
+    assert states["promote"] == "success" and states["notify"] == "success", states
+    s3 = aws.client("s3")
+    prefix = run_prefix(run_id)
+    meta = json.loads(s3.get_object(Bucket=bucket, Key=f"{prefix}/model.json")["Body"].read())
+    model_bytes = s3.get_object(Bucket=bucket, Key=f"{prefix}/model.joblib")["Body"].read()
+    assert storage.sha256_hex(model_bytes) == meta["sha256"]
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    tries = {t["task_id"]: t["try_number"] for t in scheduler.task_instances(run_id) if t["try_number"] > 1}
+    print(f"run finished {time.monotonic() - killed_at:.1f} s after the scheduler was killed; retried: {tries}")
