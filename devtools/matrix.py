@@ -55,8 +55,9 @@ def _runs_as(python: str, version: str) -> bool:
     return done.returncode == 0 and done.stdout.strip() == version
 
 
-def ensure_venv(python: str, name: str, lock: Path) -> Path:
-    """``.venv-{name}`` with ``lock`` installed, again only when the lock changed."""
+def ensure_venv(python: str, name: str, lock: Path, skip_bytecode: str | None = None) -> Path:
+    """``.venv-{name}`` with ``lock`` installed, again only when the lock changed; compiled to bytecode but for
+    the paths matching ``skip_bytecode`` (a regular expression), unless None."""
     venv = ROOT / f".venv-{name.replace('+', '-')}"
     stamp = venv / ".installed-from-lock"
     digest = hashlib.sha256(lock.read_bytes()).hexdigest()
@@ -68,6 +69,9 @@ def ensure_venv(python: str, name: str, lock: Path) -> Path:
     uv = Path(sys.executable).parent / "uv"
     target = str(venv / "bin" / "python")
     subprocess.run([str(uv), "pip", "install", "--quiet", "--python", target, "-r", str(lock)], check=True)
+    if skip_bytecode is not None:  # bytecode as `make install` compiles it (the Makefile's NO_BYTECODE says why)
+        compile_all = [target, "-m", "compileall", "-q", "-j", "0", "-x", skip_bytecode, str(venv / "lib")]
+        subprocess.run(compile_all, check=True, stdout=subprocess.DEVNULL)
     stamp.write_text(digest)
     return venv
 
@@ -76,6 +80,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", default=list(COMBINATIONS), help=f"of {', '.join(COMBINATIONS)}")
     parser.add_argument("--require", action="store_true", help="fail when an interpreter is missing")
+    parser.add_argument("--no-bytecode", metavar="REGEX", help="compile the venvs to bytecode but paths matching this")
     args = parser.parse_args()
     outcomes: dict[str, str] = {}
     for name in args.names:
@@ -87,7 +92,7 @@ def main() -> int:
             continue
         started = time.monotonic()
         print(f"== {name} ({python}): installing its venv from {lock.name}", flush=True)
-        venv = ensure_venv(python, name, lock)
+        venv = ensure_venv(python, name, lock, args.no_bytecode)
         print(f"== {name}: pytest {' '.join(TESTS)}", flush=True)
         code = subprocess.run([str(venv / "bin" / "python"), "-m", "pytest", "-p", "no:xdist", "-q", *TESTS], cwd=ROOT)
         outcomes[name] = "passed" if code.returncode == 0 else f"failed({code.returncode})"
