@@ -144,8 +144,9 @@ def bank_marketing_training():
     def validate(key: str, params=None, run_id=None) -> ValidatedInput:
         from include.bank_marketing import validation
 
+        settings = TrainingSettings.from_params(params)
         try:
-            return validation.validate_object(run_context(params, run_id), key, params["cv_folds"])
+            return validation.validate_object(run_context(params, run_id), key, settings.cv_folds, settings.duplicates)
         except validation.InputError as exc:
             raise AirflowFailException(str(exc)) from None  # bad data: a retry cannot fix it
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from airflow.sdk import Param
 
 from include.bank_marketing import config, families
-from include.bank_marketing.contracts import ApprovalMode, ThresholdRule
+from include.bank_marketing.contracts import ApprovalMode, DuplicatePolicy, ThresholdRule
 from include.bank_marketing.params import AS_PUBLISHED, baseline_param, defaults
 
 _DEFAULTS = defaults()
@@ -84,6 +84,16 @@ def training_params() -> dict[str, Param]:
             section="Data",
         ),
         "wait_timeout_seconds": _wait_timeout("wait_for_data"),
+        "duplicates": Param(
+            _DEFAULTS["duplicates"],
+            type="string",
+            title="Repeated rows",
+            description="drop: train on the first of each set of identical rows (the counts go to the report and "
+            "the SNS message); fail: reject the file like any bad input (quarantine, reason, alert). Repeated "
+            "rows would otherwise put copies of training rows among the test rows and inflate every score.",
+            enum=[policy.value for policy in DuplicatePolicy],
+            section="Data",
+        ),
         "model_families": Param(
             _DEFAULTS["model_families"],
             type="array",
@@ -140,6 +150,17 @@ def training_params() -> dict[str, Param]:
             "champion's, re-scored on the same rows, by at least this much.",
             minimum=0,
             maximum=0.1,
+            section="Promotion",
+        ),
+        "suspicious_gain": Param(
+            _DEFAULTS["suspicious_gain"],
+            type="number",
+            title="Suspicious gain (AUC)",
+            description="A test AUC above the champion's (same rows) by more than this is too good to be true: "
+            "the run is marked SUSPICIOUS and not promoted automatically (with approval required, a person "
+            "decides). A column that alone ranks the target with AUC >= 0.99 does the same.",
+            minimum=0,
+            maximum=0.5,
             section="Promotion",
         ),
         "approval": Param(

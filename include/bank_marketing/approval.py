@@ -47,8 +47,9 @@ class ApprovalRequest(TypedDict):
 
 
 def needs_person(mode: str, decision: Decision) -> bool:
-    """Whether this run's promotion waits for a person: only a promotion, and only with ``required``."""
-    return decision["promote"] and ApprovalMode(mode) is ApprovalMode.REQUIRED
+    """Whether this run's promotion waits for a person: only with ``required``, and only a promotion, or a
+    SUSPICIOUS model the rules alone would have promoted (``review``: the person sees why it was held)."""
+    return (decision["promote"] or decision.get("review", False)) and ApprovalMode(mode) is ApprovalMode.REQUIRED
 
 
 def without_person(mode: str, decision: Decision) -> Approval:

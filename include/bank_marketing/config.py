@@ -94,6 +94,26 @@ TOP_COLUMNS = 3
 # A challenger replaces the champion only if its test AUC beats the champion's on the same rows by this much.
 PROMOTION_MARGIN = 0.002
 
+# Data quality (the "duplicates" and "suspicious_gain" Params). Repeated rows: "drop" keeps the first of each
+# set of identical rows and trains on the rest; "fail" rejects the file like any bad input.
+DUPLICATES = "drop"
+# Too good to be true, so not promoted without a person: a test AUC above the champion's (re-scored on the same
+# rows) by more than SUSPICIOUS_GAIN, or a single column that alone ranks the target with AUC >= LEAK_AUC
+# (a copy of the label, or something only known after the call).
+SUSPICIOUS_GAIN = 0.02
+LEAK_AUC = 0.99
+# Plausible values of the bank-marketing columns (inclusive; None: unbounded), for the data-quality section:
+# ages of adult customers, durations and counts that cannot be negative, a day of the month; pdays is -1 for
+# "not contacted before".
+PLAUSIBLE_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "age": (18, 100),
+    "duration": (0, None),
+    "campaign": (1, None),
+    "previous": (0, None),
+    "pdays": (-1, None),
+    "day": (1, 31),
+}
+
 # Approval of a promotion (the "approval" Param): by default a person signs off every promotion in the UI,
 # within APPROVAL_TIMEOUT_SECONDS, or the champion is kept. BANK_ML_APPROVAL=auto makes automatic promotion the
 # DAG's default instead (read when the DAG file is parsed; a run's conf overrides either way).

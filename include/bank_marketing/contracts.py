@@ -19,6 +19,9 @@ class Verdict(StrEnum):
 
     PASS = "PASS"
     BELOW_BASELINE = "BELOW_BASELINE"
+    # Passes the baselines but looks too good to be true (a leaked label, an implausible gain over the
+    # champion): never promoted without a person (``quality.suspicions``).
+    SUSPICIOUS = "SUSPICIOUS"
 
     @property
     def label(self) -> str:
@@ -68,13 +71,66 @@ class RunInput(TypedDict):
 # --- validate -----------------------------------------------------------------------------------------------
 
 
+class DuplicatePolicy(StrEnum):
+    """What validate does with repeated rows (the ``duplicates`` Param)."""
+
+    DROP = "drop"  # keep the first of each set of identical rows, train on the rest
+    FAIL = "fail"  # reject the file like any bad input: quarantine, reason, alert
+
+
+class Duplicates(TypedDict):
+    """Repeated rows of the input file, and what validate did with them."""
+
+    policy: str  # a DuplicatePolicy value
+    exact_rows: int  # rows identical to an earlier row in every column, the target included
+    conflicting_rows: int  # rows whose features equal another row's while their targets differ (every such row)
+    dropped_rows: int  # rows removed before training: exact_rows under "drop"
+
+
+class ColumnQuality(TypedDict):
+    """One column of the input as the data-quality section shows it."""
+
+    column: str
+    kind: str  # "numeric" or "categorical"
+    missing_share: float  # empty cells / rows (0..1); "unknown" is a category of its own, not missing
+    distinct: int  # distinct non-missing values
+    constant: bool  # a single distinct value (or none): the column cannot inform a model
+    minimum: float | None  # numeric columns only
+    maximum: float | None
+    bounds: list[float | None] | None  # [low, high] plausible values (config.PLAUSIBLE_BOUNDS) if the column is known
+    out_of_bounds: int  # rows outside ``bounds`` (0 when the column has none)
+
+
+class ClassBalance(TypedDict):
+    """The share of subscribers in this file's rows against the champion's training rows."""
+
+    positive_rate: float
+    champion_positive_rate: float | None  # None: no champion, or one trained before quality.json existed
+    champion_run_id: str | None
+
+
+class QualityReport(TypedDict):
+    """``quality.json``: the data-quality profile of the input file, written by validate."""
+
+    input_uri: str
+    rows_read: int
+    rows_used: int  # after dropping duplicates
+    duplicates: Duplicates
+    columns: list[ColumnQuality]
+    constant_columns: list[str]
+    out_of_bounds_columns: list[str]
+    class_balance: ClassBalance
+
+
 class ValidatedInput(TypedDict):
     """The checked input file: where its parsed rows are (Parquet) and what validation learned of it."""
 
     input_uri: str
     input_sha256: str
     input_bytes: int
-    rows: int
+    rows: int  # rows used: after dropping duplicates
+    duplicates: Duplicates
+    quality_uri: str  # quality.json
     delimiter: str
     target_format: str  # "yes/no" or "1/0": how new.csv and predictions.csv write labels back
     class_counts: dict[str, int]  # rows per class, keyed "0" and "1"
@@ -117,6 +173,9 @@ class Split(TypedDict):
     test_rows: int
     train_positive_rate: float
     test_positive_rate: float
+    # Test rows whose features also appear in the training rows: 0, as rows with identical features are kept
+    # on one side (quality.overlap_rows checks it after the split).
+    overlap_rows: int
 
 
 # --- plan_training / train -----------------------------------------------------------------------------------
@@ -269,6 +328,8 @@ class Decision(TypedDict):
     champion_run_id: str | None
     champion_auc: float | None
     champion_etag: NotRequired[str | None]  # the pointer's ETag when compared: the conditional write's guard
+    # A SUSPICIOUS model the rules would otherwise promote: not promoted automatically, but a person may.
+    review: NotRequired[bool]
     approval: NotRequired[Approval]  # the approval gate's record, once the gate has decided
 
 
@@ -291,6 +352,10 @@ class ScoredModel(TypedDict):
     checks: dict[str, Check]
     verdict: str  # a Verdict value, stored as its plain string so XCom and JSON carry it as is
     leaderboard: list[LeaderboardRow]
+    # Columns that alone rank the test rows' target with AUC >= config.LEAK_AUC, and why the verdict is
+    # SUSPICIOUS (empty when it is not).
+    leaked_columns: NotRequired[dict[str, float]]
+    suspicions: NotRequired[list[str]]
 
 
 class Evaluation(ScoredModel):

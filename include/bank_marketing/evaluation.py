@@ -19,7 +19,7 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from include.bank_marketing import campaign, config, families, layout, registry, storage
+from include.bank_marketing import campaign, config, families, layout, quality, registry, storage
 from include.bank_marketing.context import RunContext
 from include.bank_marketing.contracts import (
     Candidate,
@@ -109,10 +109,13 @@ def compare_with_baselines(metrics: Metrics, baselines: dict[str, float]) -> dic
     }
 
 
-def verdict(checks: dict[str, Check]) -> Verdict:
-    """The baseline verdict, the pipeline's one rule for it: PASS unless a metric is below its baseline
-    (so no baselines at all is a PASS: nothing was required)."""
-    return Verdict.PASS if all(c["passed"] for c in checks.values()) else Verdict.BELOW_BASELINE
+def verdict(checks: dict[str, Check], suspicions: list[str] | None = None) -> Verdict:
+    """The run's verdict, the pipeline's one rule for it: BELOW_BASELINE if a metric is below its baseline,
+    else SUSPICIOUS if the result looks too good to be true (``quality.suspicions``), else PASS (so no
+    baselines at all is a PASS: nothing was required)."""
+    if not all(c["passed"] for c in checks.values()):
+        return Verdict.BELOW_BASELINE
+    return Verdict.SUSPICIOUS if suspicions else Verdict.PASS
 
 
 def failed_checks(checks: dict[str, Check]) -> list[str]:
@@ -141,7 +144,13 @@ def evaluate_candidates(
     metrics = score(y, proba)
     train = storage.read_parquet(run.s3, split["train_uri"])
     chosen = choose_thresholds(model, train, settings.economics, settings.cv_folds)
+    # What each column alone says of the target: a copy of the label shows as a column with AUC near 1.
+    column_aucs = quality.single_column_aucs(train, test, split["numeric"], split["categorical"])
     del train
+    champion, etag = registry.read_champion(run.s3, run.bucket)
+    against = registry.score_champion(run.s3, champion, test) if champion else None
+    champion_auc = against.auc if against else None
+    suspicions = quality.suspicions(column_aucs, metrics["auc"], champion_auc, settings.suspicious_gain)
     thresholds = {rule.value: chosen[rule.value] for rule in ThresholdRule}
     threshold = thresholds[settings.threshold_rule]
     checks = compare_with_baselines(metrics, settings.baselines)
@@ -160,10 +169,12 @@ def evaluate_candidates(
         "economics": settings.economics,
         "metrics_at_threshold": score(y, proba, threshold),
         "checks": checks,
-        "verdict": verdict(checks).value,
+        "verdict": verdict(checks, suspicions).value,
         "leaderboard": [
             {"family": c["family"], "cv_auc": c["cv_auc"], "fit_seconds": c["fit_seconds"]}
             for c in sorted(candidates, key=lambda c: -c["cv_auc"])
         ],
+        "leaked_columns": quality.leaked_columns(column_aucs),
+        "suspicions": suspicions,
     }
-    return {**scored, "decision": registry.compare_with_champion(run, scored, test, settings.promotion_margin)}
+    return {**scored, "decision": registry.decision_against(scored, against, etag, settings.promotion_margin)}

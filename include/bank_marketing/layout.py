@@ -66,6 +66,7 @@ def rejected_prefix(run_id: str) -> str:
 
 # A run's artifacts, relative to its prefix (``RunContext.uri`` makes them URIs).
 VALIDATED = "validated.parquet"  # the parsed, checked input rows
+QUALITY = "quality.json"  # the input's data-quality profile (columns, duplicates, class balance)
 DRIFT = "drift.json"
 TRAIN = "data/train.parquet"
 TEST = "data/test.parquet"

@@ -19,7 +19,9 @@ from include.bank_marketing.contracts import (
     ReportLinks,
     RunResults,
     ScoringResult,
+    Split,
     ThresholdRule,
+    ValidatedInput,
     Verdict,
 )
 
@@ -82,6 +84,20 @@ def campaign_lines(summary: CampaignSummary) -> list[str]:
     ]
 
 
+def data_quality_line(validated: ValidatedInput, split: Split) -> str:
+    """The input's repeated rows, what was done with them, and the split's overlap, in one sentence."""
+    found = validated.get("duplicates")
+    if found is None:  # a run validated before the duplicate check existed
+        return "Data quality: not checked."
+    done = f"{found['dropped_rows']:,} dropped, the first of each kept" if found["dropped_rows"] else "none dropped"
+    return (
+        f"Data quality: {found['exact_rows']:,} repeated rows ({done}; duplicates={found['policy']}), "
+        f"{found['conflicting_rows']:,} rows with the same features and another outcome; trained on "
+        f"{validated['rows']:,} rows; test rows sharing their features with a training row: "
+        f"{split.get('overlap_rows', 'not checked')}."
+    )
+
+
 def compose(run_id: str, results: RunResults, report: ReportLinks | None = None) -> tuple[str, str]:
     """Subject and body of the run's SNS message: verdict, AUC and promotion up front, then every metric
     beside its baseline, the champion comparison, the drift summary, the report and the artifact URIs."""
@@ -94,6 +110,8 @@ def compose(run_id: str, results: RunResults, report: ReportLinks | None = None)
         f"Run {run_id}: {verdict}. Test AUC {metrics['auc']:.4f} on {metrics['rows']} held-out rows.",
         f"{'Promoted to champion' if decision['promote'] else 'Not promoted, champion kept'}: {decision['reason']}",
         approvals.summary(decision.get("approval")),
+        *(f"Suspicious: {why}" for why in evaluation.get("suspicions", [])),
+        data_quality_line(results["validated"], results["split"]),
         "",
         metrics_table(evaluation["checks"]),
         "",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from include.bank_marketing import config
-from include.bank_marketing.contracts import ApprovalMode, Economics, Grid, ThresholdRule
+from include.bank_marketing.contracts import ApprovalMode, DuplicatePolicy, Economics, Grid, ThresholdRule
 from include.bank_marketing.families import FAMILIES
 
 BASELINE_PREFIX = "baseline_"
@@ -34,12 +34,14 @@ def defaults(bucket: str = config.DEFAULT_BUCKET, input_key: str = config.DEFAUL
         "bucket": bucket,
         "input_key": input_key,
         "wait_timeout_seconds": config.WAIT_TIMEOUT_SECONDS,
+        "duplicates": config.DUPLICATES,
         "model_families": list(FAMILIES),
         "cv_folds": config.DEFAULT_CV_FOLDS,
         "drop_duration": False,
         "param_grids": {},
         "drift_threshold": config.DRIFT_PSI_THRESHOLD,
         "promotion_margin": config.PROMOTION_MARGIN,
+        "suspicious_gain": config.SUSPICIOUS_GAIN,
         "approval": config.APPROVAL_DEFAULT,
         "approval_timeout": config.APPROVAL_TIMEOUT_SECONDS,
         "cost_per_call": config.COST_PER_CALL,
@@ -71,6 +73,8 @@ class TrainingSettings:
     drop: list[str]  # feature columns left out before the split
     drift_threshold: float
     promotion_margin: float
+    suspicious_gain: float  # a test AUC this far above the champion's is SUSPICIOUS, not promoted automatically
+    duplicates: str  # a DuplicatePolicy value: what validate does with repeated rows
     baselines: dict[str, float]  # metric -> the value a model must reach to PASS
     approval: str  # an ApprovalMode value: does a promotion wait for a person?
     approval_timeout: int  # seconds an approval request waits before the champion is kept
@@ -89,6 +93,8 @@ class TrainingSettings:
             drop=[DURATION_COLUMN] if params["drop_duration"] else [],
             drift_threshold=float(params["drift_threshold"]),
             promotion_margin=float(params["promotion_margin"]),
+            suspicious_gain=float(params.get("suspicious_gain", config.SUSPICIOUS_GAIN)),
+            duplicates=DuplicatePolicy(params.get("duplicates", config.DUPLICATES)).value,
             baselines={
                 name: float(params[baseline_param(name)]) for name in config.METRICS if baseline_param(name) in params
             },

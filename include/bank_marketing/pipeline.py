@@ -44,7 +44,7 @@ def run(
     settings = TrainingSettings.from_params(params)
     ctx = RunContext(s3, settings.bucket, run_id)
     with stage("validate"):
-        validated = validation.validate_object(ctx, params["input_key"], settings.cv_folds)
+        validated = validation.validate_object(ctx, params["input_key"], settings.cv_folds, settings.duplicates)
     with stage("check_drift"):
         drift_check = drift.check_object(ctx, validated, settings.drift_threshold)
     with stage("preprocess"):

@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from include.bank_marketing import config, layout, storage
+from include.bank_marketing import config, layout, quality, storage
 from include.bank_marketing.context import RunContext
 from include.bank_marketing.contracts import Split, ValidatedInput
 from include.bank_marketing.families import Encoding
@@ -43,8 +43,19 @@ DAY_OF_YEAR = "day_of_year"
 def split(
     frame: pd.DataFrame, test_size: float = config.TEST_SIZE, random_state: int = config.RANDOM_STATE
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratified split of a validated frame into (train, test), both keeping ``row_id``."""
-    train, test = train_test_split(frame, test_size=test_size, stratify=frame[config.TARGET], random_state=random_state)
+    """Stratified split of a validated frame into (train, test), both keeping ``row_id``.
+
+    Rows whose features are identical (once validate has dropped repeated rows: the same customer with
+    conflicting outcomes) all go to the training side, so no test row's features are also a training row's:
+    a test row with a twin in training measures memory, not prediction. Without such rows this is the plain
+    stratified split.
+    """
+    features = [c for c in frame.columns if c not in (config.ROW_ID, config.TARGET)]
+    shared = quality.feature_keys(frame, features).duplicated(keep=False).to_numpy()
+    rest = frame[~shared]
+    train, test = train_test_split(rest, test_size=test_size, stratify=rest[config.TARGET], random_state=random_state)
+    if shared.any():
+        train = pd.concat([train, frame[shared]])
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
@@ -173,6 +184,7 @@ def split_object(run: RunContext, validated: ValidatedInput, drop: list[str]) ->
     frame = storage.read_parquet(run.s3, validated["validated_uri"])
     dropped = [c for c in drop if c in frame.columns and c not in (config.ROW_ID, config.TARGET)]
     train, test = split(frame.drop(columns=dropped))
+    features = [c for c in train.columns if c not in (config.ROW_ID, config.TARGET)]
     return {
         "numeric": [c for c in validated["numeric"] if c not in dropped],
         "categorical": [c for c in validated["categorical"] if c not in dropped],
@@ -183,4 +195,5 @@ def split_object(run: RunContext, validated: ValidatedInput, drop: list[str]) ->
         "test_rows": len(test),
         "train_positive_rate": round(float(train[config.TARGET].mean()), 4),
         "test_positive_rate": round(float(test[config.TARGET].mean()), 4),
+        "overlap_rows": quality.overlap_rows(train, test, features),
     }

@@ -98,6 +98,7 @@ def publish_run(run: RunContext, validated: ValidatedInput, split: Split, evalua
             "metrics_at_threshold": metric_values(evaluation["metrics_at_threshold"]),
             "baselines": {k: c["baseline"] for k, c in evaluation["checks"].items()},
             "verdict": evaluation["verdict"],
+            "suspicions": evaluation.get("suspicions", []),
             "model_uri": artifacts["model_uri"],
             "sha256": storage.sha256_hex(data),
             "model_bytes": len(data),
@@ -109,6 +110,10 @@ def publish_run(run: RunContext, validated: ValidatedInput, split: Split, evalua
                 "categorical": split["categorical"],
                 "dropped": split["dropped"],
                 "target_format": validated["target_format"],
+                "duplicates": validated.get("duplicates"),
+                "quality_uri": validated.get("quality_uri"),
+                # Test rows whose features are also a training row's: 0 unless the split went wrong.
+                "overlap_rows": split.get("overlap_rows"),
             },
             "libraries": library_versions(),
         },

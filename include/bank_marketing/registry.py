@@ -27,6 +27,7 @@ from include.bank_marketing.contracts import (
     KEPT,
     PROMOTED,
     Approval,
+    ApprovalOutcome,
     Artifacts,
     Champion,
     Decision,
@@ -108,11 +109,28 @@ def decide(scored: ScoredModel, champion: ChampionScore | None, margin: float) -
     return False, f"challenger AUC {auc:.4f} < champion {champion.auc:.4f} + margin {margin:g}"
 
 
-def compare_with_champion(run: RunContext, scored: ScoredModel, test: Any, margin: float) -> Decision:
+def compare_with_champion(
+    run: RunContext, scored: ScoredModel, test: Any, margin: float, approved: bool = False
+) -> Decision:
     """Read the current champion, re-score it on ``test`` and decide; returns the decision with the context."""
     champion, etag = read_champion(run.s3, run.bucket)
     against = score_champion(run.s3, champion, test) if champion else None
-    promote, reason = decide(scored, against, margin)
+    return decision_against(scored, against, etag, margin, approved)
+
+
+def decision_against(
+    scored: ScoredModel, against: ChampionScore | None, etag: str | None, margin: float, approved: bool = False
+) -> Decision:
+    """The decision against the champion as re-scored (``against``). A SUSPICIOUS model is judged as if it
+    passed, then held back: not promoted unless a person ``approved`` it; ``review`` says whether a person
+    may (the rules alone would have promoted it)."""
+    suspicious = scored["verdict"] == Verdict.SUSPICIOUS
+    promote, reason = decide({**scored, "verdict": Verdict.PASS} if suspicious else scored, against, margin)
+    review = False
+    if suspicious and not approved:
+        why = "; ".join(scored.get("suspicions", []))
+        review, promote = promote, False
+        reason = f"SUSPICIOUS, not promoted without a person: {why} (the rules alone: {reason})"
     return {
         "promote": promote,
         "reason": reason,
@@ -121,6 +139,7 @@ def compare_with_champion(run: RunContext, scored: ScoredModel, test: Any, margi
         "champion_run_id": against.run_id if against else None,
         "champion_auc": against.auc if against else None,
         "champion_etag": etag,
+        "review": review,
     }
 
 
@@ -178,7 +197,9 @@ def promote(
         if etag != decision.get("champion_etag"):
             # Another run promoted since this one was evaluated: decide again against it, on this run's rows.
             test = test if test is not None else storage.read_parquet(run.s3, split["test_uri"])
-            decision = {**compare_with_champion(run, evaluation, test, decision["margin"]), "approval": approval}
+            approved = approval["outcome"] == ApprovalOutcome.APPROVED
+            again = compare_with_champion(run, evaluation, test, decision["margin"], approved)
+            decision = {**again, "approval": approval}
             if not decision["promote"]:
                 return keep(run, evaluation, approval, decision)
             continue

@@ -35,6 +35,7 @@ from include.bank_marketing.contracts import (
     Check,
     Decision,
     DriftedColumn,
+    QualityReport,
     ReportLinks,
     RunResults,
     ThresholdRule,
@@ -128,6 +129,10 @@ class ReportContext(TypedDict):
     artifacts: dict[str, ArtifactLink]  # name -> where it is
     links_expire_at: NotRequired[str | None]  # when the first of the presigned links stops working
     approval: NotRequired[Approval | None]  # the approval gate's record; absent or None: not recorded
+    quality: NotRequired[QualityReport | None]  # quality.json; None: validated before it existed
+    overlap_rows: NotRequired[int | None]  # the split's test rows with a training twin (0)
+    suspicions: NotRequired[list[str]]  # why the verdict is SUSPICIOUS
+    leaked_columns: NotRequired[dict[str, float]]  # columns that alone rank the target with AUC >= LEAK_AUC
 
 
 def build_report(run: RunContext, results: RunResults) -> ReportLinks:
@@ -136,6 +141,7 @@ def build_report(run: RunContext, results: RunResults) -> ReportLinks:
     Returns the report's S3 URI, its presigned URL (None when the connection cannot sign) and the charts' URIs.
     """
     evaluation, decision, drift, data = results["evaluation"], results["decision"], results["drift"], results["split"]
+    validated = results["validated"]
     scores = storage.read_parquet(run.s3, evaluation["scores_uri"])  # written by evaluate, read, not re-scored
     grid = [
         {"family": c["family"], "params": g["params"], "cv_auc": g["cv_auc"]}
@@ -190,6 +196,10 @@ def build_report(run: RunContext, results: RunResults) -> ReportLinks:
         "artifacts": artifacts,
         "links_expire_at": min((str(a["expires_at"]) for a in artifacts.values() if a["expires_at"]), default=None),
         "approval": decision.get("approval"),
+        "quality": storage.read_json(run.s3, quality_uri) if (quality_uri := validated.get("quality_uri")) else None,
+        "overlap_rows": data.get("overlap_rows"),
+        "suspicions": evaluation.get("suspicions", []),
+        "leaked_columns": evaluation.get("leaked_columns", {}),
     }
     storage.write_bytes(run.s3, report_uri, render_html(context, images).encode(), "text/html; charset=utf-8")
     link = storage.presign(run.s3, report_uri, run.link_seconds)
@@ -226,6 +236,12 @@ def render_html(context: ReportContext, images: dict[str, bytes]) -> str:
         **context,
         "verdict": verdict,
         "verdict_passed": verdict is Verdict.PASS,
+        "verdict_suspicious": verdict is Verdict.SUSPICIOUS,
+        # Defaults for a context built before the data-quality checks (older tests and XCom).
+        "quality": context.get("quality"),
+        "overlap_rows": context.get("overlap_rows"),
+        "suspicions": context.get("suspicions", []),
+        "leaked_columns": context.get("leaked_columns", {}),
         "decision_headlines": DECISION_HEADLINES,
         "family_labels": families.LABELS,
         # Ordering and merging done here, so the template only lays out and formats.

@@ -14,6 +14,7 @@ parsed frame of an accepted file comes on top.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import math
@@ -23,9 +24,9 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from include.bank_marketing import config, layout, storage
+from include.bank_marketing import config, layout, quality, registry, storage
 from include.bank_marketing.context import RunContext
-from include.bank_marketing.contracts import ValidatedInput
+from include.bank_marketing.contracts import DuplicatePolicy, Duplicates, QualityReport, ValidatedInput
 from include.bank_marketing.layout import rejected_prefix
 
 DELIMITERS = (";", ",")
@@ -208,6 +209,18 @@ def _classify(frame: pd.DataFrame, features: list[str], lines: array) -> tuple[l
     return numeric, categorical
 
 
+def _check_class_minimum(counts: pd.Series, cv_folds: int, after: str = "") -> None:
+    """``InputError`` unless each class (a 0/1 index of ``counts``) has enough rows for the split and the CV."""
+    needed = min_rows_per_class(cv_folds)
+    rare = int(counts.idxmin())
+    if counts[rare] < needed:
+        label = {1: "yes/1", 0: "no/0"}[rare]
+        raise InputError(
+            f"column {config.TARGET!r} has only {int(counts[rare])} rows of class {label}{after}; "
+            f"at least {needed} per class are needed for an 80/20 split with {cv_folds}-fold CV"
+        )
+
+
 def parse_csv(data: bytes, cv_folds: int = config.DEFAULT_CV_FOLDS) -> ParsedInput:
     """Parse and check the raw bytes of an input file; raise ``InputError`` naming the first problem found.
 
@@ -260,12 +273,7 @@ def parse_csv(data: bytes, cv_folds: int = config.DEFAULT_CV_FOLDS) -> ParsedInp
                 f"column {config.TARGET!r} has one class only: all {len(frame)} rows are {other}; "
                 "both classes are needed to train a classifier"
             )
-    rare = int(counts.idxmin())
-    if counts[rare] < needed:
-        raise InputError(
-            f"column {config.TARGET!r} has only {int(counts[rare])} rows of class {labels[rare]}; "
-            f"at least {needed} per class are needed for an 80/20 split with {cv_folds}-fold CV"
-        )
+    _check_class_minimum(counts, cv_folds)
 
     features = [c for c in columns if c != config.TARGET]
     numeric, categorical = _classify(frame, features, lines)
@@ -307,11 +315,14 @@ def quarantine(run: RunContext, key: str, reason: str, sha256: str | None, size:
     )
 
 
-def validate_object(run: RunContext, key: str, cv_folds: int) -> ValidatedInput:
-    """Read ``s3://{bucket}/{key}`` once, validate it and store the parsed rows as Parquet for the next stages.
+def validate_object(run: RunContext, key: str, cv_folds: int, duplicates: str = config.DUPLICATES) -> ValidatedInput:
+    """Read ``s3://{bucket}/{key}`` once, validate it and store the parsed rows as Parquet for the next stages,
+    with its data-quality profile as ``quality.json``.
 
-    Returns a small summary for XCom. On bad input the object is quarantined and ``InputError`` is raised.
-    An object over ``config.MAX_INPUT_BYTES`` is rejected from its size alone, without being downloaded.
+    Repeated rows (identical in every column) are dropped, the first of each kept, or, with ``duplicates`` =
+    ``fail``, reject the file. Returns a small summary for XCom. On bad input the object is quarantined and
+    ``InputError`` is raised. An object over ``config.MAX_INPUT_BYTES`` is rejected from its size alone,
+    without being downloaded.
     """
     uri = run.bucket_uri(key)
     size = int(run.s3.head_object(Bucket=run.bucket, Key=key)["ContentLength"])
@@ -326,20 +337,75 @@ def validate_object(run: RunContext, key: str, cv_folds: int) -> ValidatedInput:
     sha256, size = storage.sha256_hex(data), len(data)
     try:
         parsed = parse_csv(data, cv_folds=cv_folds)
+        del data
+        frame, found = _without_duplicates(parsed, cv_folds, DuplicatePolicy(duplicates))
     except InputError as exc:
         reason = f"{uri}: {exc}"
         quarantine(run, key, reason, sha256, size)
         raise InputError(reason) from None
-    del data
+    used = ParsedInput(frame, parsed.delimiter, parsed.target_format, parsed.numeric, parsed.categorical)
+    report = _quality_report(run, uri, used, len(parsed.frame), found)
     return {
         "input_uri": uri,
         "input_sha256": sha256,
         "input_bytes": size,
-        "rows": len(parsed.frame),
+        "rows": len(frame),
+        "duplicates": found,
+        "quality_uri": storage.write_json(run.s3, run.uri(layout.QUALITY), report),
         "delimiter": parsed.delimiter,
         "target_format": parsed.target_format,
-        "class_counts": parsed.class_counts,
+        "class_counts": used.class_counts,
         "numeric": parsed.numeric,
         "categorical": parsed.categorical,
-        "validated_uri": storage.write_parquet(run.s3, run.uri(layout.VALIDATED), parsed.frame),
+        "validated_uri": storage.write_parquet(run.s3, run.uri(layout.VALIDATED), frame),
+    }
+
+
+def _without_duplicates(parsed: ParsedInput, cv_folds: int, policy: DuplicatePolicy) -> tuple[pd.DataFrame, Duplicates]:
+    """The rows to train on and the duplicate counts: under ``drop`` the first of each set of identical rows,
+    under ``fail`` ``InputError`` if any row repeats an earlier one."""
+    features = parsed.numeric + parsed.categorical
+    exact, conflicting = quality.count_duplicates(parsed.frame, features)
+    found: Duplicates = {
+        "policy": policy.value,
+        "exact_rows": exact,
+        "conflicting_rows": conflicting,
+        "dropped_rows": 0,
+    }
+    if not exact:
+        return parsed.frame, found
+    if policy is DuplicatePolicy.FAIL:
+        raise InputError(
+            f"{exact:,} repeated rows: each identical to an earlier row in every column, {config.TARGET!r} "
+            f"included ({len(parsed.frame):,} rows read; duplicates={policy.value})"
+        )
+    frame = quality.drop_duplicates(parsed.frame, features)
+    _check_class_minimum(frame[config.TARGET].value_counts().reindex([0, 1], fill_value=0), cv_folds,
+                         f" once {exact:,} repeated rows are dropped")  # fmt: skip
+    return frame, {**found, "dropped_rows": exact}
+
+
+def _quality_report(run: RunContext, uri: str, used: ParsedInput, rows_read: int, found: Duplicates) -> QualityReport:
+    """``quality.json`` of the rows used: per column, the duplicates, and the class balance against the
+    champion's training file (its own ``quality.json``; None for a champion trained before it existed)."""
+    columns = quality.column_quality(used.frame, used.numeric, used.categorical)
+    champion, _ = registry.read_champion(run.s3, run.bucket)
+    champion_rate = None
+    if champion is not None:
+        with contextlib.suppress(run.s3.exceptions.NoSuchKey):
+            theirs = storage.read_json(run.s3, run.bucket_uri(layout.run_key(champion["run_id"], layout.QUALITY)))
+            champion_rate = theirs["class_balance"]["positive_rate"]
+    return {
+        "input_uri": uri,
+        "rows_read": rows_read,
+        "rows_used": len(used.frame),
+        "duplicates": found,
+        "columns": columns,
+        "constant_columns": [c["column"] for c in columns if c["constant"]],
+        "out_of_bounds_columns": [c["column"] for c in columns if c["out_of_bounds"]],
+        "class_balance": {
+            "positive_rate": round(float(used.frame[config.TARGET].mean()), 4),
+            "champion_positive_rate": champion_rate,
+            "champion_run_id": champion["run_id"] if champion else None,
+        },
     }

@@ -17,6 +17,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from include.bank_marketing import storage
+from include.bank_marketing.layout import rejected_prefix
 from tests.support import data
 
 pytestmark = pytest.mark.e2e
@@ -141,17 +142,21 @@ def test_first_run_becomes_the_champion(good_run):
 def second_run(good_run, aws, run_dag):
     """The same data again, the winning family with only its winning settings as the grid: an identical
     model (same data, settings and seed), which must not replace the champion."""
-    meta = json.loads(_get(good_run, f"{good_run['prefix']}/model.json"))
     aws.messages(aws.queue_url)
-    conf = {
+    result = run_dag("bank_marketing_training", _winner_only(good_run), "2026-11-20")
+    return {**good_run, "result": result, "second_prefix": aws.latest_run_prefix(good_run["bucket"]),
+            "messages": aws.messages(aws.queue_url)}  # fmt: skip
+
+
+def _winner_only(good_run) -> dict:
+    """The good run's conf narrowed to its winning family with only its winning settings as the grid."""
+    meta = json.loads(_get(good_run, f"{good_run['prefix']}/model.json"))
+    return {
         "bucket": good_run["bucket"],
         "input_key": TEMPLATED_KEY,
         "model_families": [meta["family"]],
         "param_grids": {meta["family"]: {name: [value] for name, value in meta["params"].items()}},
     }
-    result = run_dag("bank_marketing_training", conf, "2026-11-20")
-    return {**good_run, "result": result, "second_prefix": aws.latest_run_prefix(good_run["bucket"]),
-            "messages": aws.messages(aws.queue_url)}  # fmt: skip
 
 
 def test_an_equal_challenger_keeps_the_champion_and_says_why(second_run):
@@ -396,3 +401,94 @@ def test_a_tampered_champion_pickle_fails_the_run_loudly(second_run, aws, run_da
     alert = next(m for m in aws.messages(aws.queue_url) if m["subject"].startswith("[bank-ml] FAILED evaluate"))
     assert "does not match the recorded" in alert["message"] and champion["sha256"] in alert["message"]
     assert json.loads(_get(second_run, "models/champion.json")) == champion
+
+
+# --- data quality: repeated rows, a leaked label ----------------------------------------------------------
+
+
+def _doubled(csv: bytes) -> bytes:
+    """The file with its rows appended again: every data row twice, as a re-sent or overlapping extract."""
+    header, _, rows = csv.partition(b"\n")
+    return header + b"\n" + rows + rows
+
+
+@pytest.fixture(scope="module")
+def doubled_run(second_run, aws, run_dag):
+    """banking.csv with every row twice, under the default duplicates=drop, with second_run's conf (the
+    winning family and settings): after the drop the same rows as the good run, so the same model."""
+    aws.upload(second_run["bucket"], "raw/2026-11-25/banking.csv", _doubled(DATA))
+    aws.messages(aws.queue_url)
+    meta = json.loads(_get(second_run, f"{second_run['prefix']}/model.json"))
+    result = run_dag("bank_marketing_training", _winner_only(second_run), "2026-11-25")
+    return {**second_run, "result": result, "doubled_prefix": aws.latest_run_prefix(second_run["bucket"]),
+            "messages": aws.messages(aws.queue_url), "good_auc": meta["metrics"]["auc"]}  # fmt: skip
+
+
+def test_repeated_rows_are_dropped_and_the_score_is_that_of_the_file_without_them(doubled_run):
+    result = doubled_run["result"]
+    assert result.state == "success", result.states()
+    prefix = doubled_run["doubled_prefix"]
+    meta = json.loads(_get(doubled_run, f"{prefix}/model.json"))
+    # Without the drop, half the test rows had a twin among the training rows: AUC 0.978 instead of 0.937.
+    assert abs(meta["metrics"]["auc"] - doubled_run["good_auc"]) <= 0.005
+    assert meta["input"]["duplicates"] == {
+        "policy": "drop",
+        "exact_rows": 45211,
+        "conflicting_rows": 0,
+        "dropped_rows": 45211,
+    }
+    assert meta["input"]["rows"] == 45211 and meta["input"]["overlap_rows"] == 0
+    quality = json.loads(_get(doubled_run, f"{prefix}/quality.json"))
+    assert (quality["rows_read"], quality["rows_used"]) == (90422, 45211)
+    # The class balance against the champion's file (the good run's banking.csv): the same rows, the same share.
+    assert quality["class_balance"]["champion_positive_rate"] == quality["class_balance"]["positive_rate"]
+    [message] = doubled_run["messages"]
+    assert "45,211 repeated rows (45,211 dropped, the first of each kept; duplicates=drop)" in message["message"]
+    assert message["subject"].startswith("[bank-ml] PASS")
+    report = _get(doubled_run, f"{prefix}/report.html").decode()
+    assert 'id="quality"' in report and "45,211 dropped, the first of each kept" in report
+
+
+def test_repeated_rows_reject_the_file_under_duplicates_fail(second_run, aws, run_dag):
+    key = "raw/2026-11-26/banking.csv"
+    doubled = _doubled(DATA)
+    aws.upload(second_run["bucket"], key, doubled)
+    aws.messages(aws.queue_url)
+    conf = {"bucket": second_run["bucket"], "input_key": TEMPLATED_KEY, "duplicates": "fail"}
+
+    result = run_dag("bank_marketing_training", conf, "2026-11-26")
+
+    assert result.state == "failed", result.states()
+    assert (result.state_of("validate"), result.tries("validate")) == ("failed", 1)  # bad data: no retry
+    reason = "45,211 repeated rows: each identical to an earlier row in every column, 'y' included"
+    quarantined = json.loads(_get(second_run, f"{rejected_prefix(result.run_id)}/reason.json"))
+    assert quarantined["reason"].startswith(f"s3://bank-ml/{key}: {reason}")
+    assert _get(second_run, key) == doubled  # the input itself is untouched
+    alert = next(m for m in aws.messages(aws.queue_url) if m["subject"].startswith("[bank-ml] FAILED validate"))
+    assert reason in alert["message"]
+
+
+def test_a_copy_of_the_label_marks_the_run_suspicious_and_keeps_the_champion(second_run, aws, run_dag):
+    """The sample with an extra column holding y again: a perfect score that must not be promoted."""
+    header, _, rows = data.sample_csv().partition(b"\n")
+    copied = [row + b";" + row.rsplit(b";", 1)[-1] for row in rows.split(b"\n") if row]  # y's yes/no again
+    leaked = b"\n".join([header + b";outcome_copy", *copied])
+    aws.upload(second_run["bucket"], "raw/2026-11-27/banking.csv", leaked + b"\n")
+    champion_before = _get(second_run, "models/champion.json")
+    aws.messages(aws.queue_url)
+    conf = {"bucket": second_run["bucket"], "input_key": TEMPLATED_KEY, "model_families": ["logistic_regression"]}
+
+    result = run_dag("bank_marketing_training", conf, "2026-11-27")
+
+    assert result.state == "success", result.states()
+    assert (result.state_of("promote"), result.state_of("keep_champion")) == ("skipped", "success")
+    assert _get(second_run, "models/champion.json") == champion_before
+    prefix = aws.latest_run_prefix(second_run["bucket"])
+    meta = json.loads(_get(second_run, f"{prefix}/model.json"))
+    assert meta["verdict"] == "SUSPICIOUS"
+    assert any("column 'outcome_copy' alone ranks the target with AUC 1.0000" in s for s in meta["suspicions"])
+    history = json.loads(_get(second_run, f"models/history/{prefix.removeprefix('runs/')}.json"))
+    assert history["decision"] == "kept_champion"
+    assert history["reason"].startswith("SUSPICIOUS, not promoted without a person: column 'outcome_copy'")
+    [message] = aws.messages(aws.queue_url)
+    assert message["subject"].startswith("[bank-ml] SUSPICIOUS AUC") and message["subject"].endswith("champion kept")

@@ -13,7 +13,7 @@ from include.bank_marketing.contracts import Verdict, metric_values
 
 
 def test_verdict_values_are_the_spelling_stored_in_json():
-    assert [v.value for v in Verdict] == ["PASS", "BELOW_BASELINE"]
+    assert [v.value for v in Verdict] == ["PASS", "BELOW_BASELINE", "SUSPICIOUS"]
     assert Verdict.PASS == "PASS"
     assert Verdict.BELOW_BASELINE == "BELOW_BASELINE"
     assert json.dumps({"verdict": Verdict.BELOW_BASELINE}) == '{"verdict": "BELOW_BASELINE"}'

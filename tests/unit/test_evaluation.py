@@ -199,6 +199,10 @@ def test_no_baselines_is_a_pass():
 
 # --- evaluate_candidates on S3 ------------------------------------------------------------------------------
 
+# The frames below hold the model's own probabilities as columns (ColumnProba reads them), not features: the
+# single-column leak check (tests/unit/test_quality.py, and the end-to-end SUSPICIOUS run) is told of none.
+NO_FEATURES = {"numeric": [], "categorical": []}
+
 
 def candidate(family: str, cv_auc: float, saved: dict, fit_seconds: float = 1.0, best_params=None) -> dict:
     """A Candidate as train_planned returns it, for a model saved with ``storage.save_model``."""
@@ -228,6 +232,7 @@ def test_evaluate_candidates_scores_the_best_candidate(s3, run, one_job):
     # ColumnProba has no parameters to refit: choose_threshold's clone of it scores the training rows as is.
     train = pd.concat([test, test.assign(row_id=test["row_id"] + 10)], ignore_index=True)
     split = {
+        **NO_FEATURES,
         "train_uri": storage.write_parquet(s3, run.uri(layout.TRAIN), train),
         "test_uri": storage.write_parquet(s3, run.uri(layout.TEST), test),
     }
@@ -281,6 +286,7 @@ def test_evaluate_candidates_scores_the_best_candidate(s3, run, one_job):
 def test_evaluate_candidates_takes_the_baselines_and_margin_of_the_settings(s3, run, one_job):
     test = pd.DataFrame({"row_id": range(1, 11), "p": P, "y": pd.Series(Y, dtype="int8")})
     split = {
+        **NO_FEATURES,
         "train_uri": storage.write_parquet(s3, run.uri(layout.TRAIN), test),
         "test_uri": storage.write_parquet(s3, run.uri(layout.TEST), test),
     }
@@ -299,6 +305,7 @@ def test_evaluate_candidates_operating_point_follows_the_threshold_rule(s3, run,
     test = pd.DataFrame({"row_id": range(1, 11), "p": P, "y": pd.Series(Y, dtype="int8")})
     train = pd.concat([test, test.assign(row_id=test["row_id"] + 10)], ignore_index=True)
     split = {
+        **NO_FEATURES,
         "train_uri": storage.write_parquet(s3, run.uri(layout.TRAIN), train),
         "test_uri": storage.write_parquet(s3, run.uri(layout.TEST), test),
     }
@@ -334,7 +341,8 @@ def test_evaluate_candidates_refuses_a_tampered_candidate(s3, run):
     candidates = [candidate("random_forest", 0.9, {**saved, "sha256": "f" * 64})]
 
     with pytest.raises(storage.IntegrityError):
-        evaluation.evaluate_candidates(run, {"test_uri": test_uri, "train_uri": test_uri}, candidates, SETTINGS)
+        split = {**NO_FEATURES, "test_uri": test_uri, "train_uri": test_uri}
+        evaluation.evaluate_candidates(run, split, candidates, SETTINGS)
 
 
 # --- decision threshold -------------------------------------------------------------------------------------
@@ -430,7 +438,7 @@ def test_threshold_never_sees_the_test_split(s3, run, one_job):
     thresholds = set()
     for seed in (2, 3):  # two different test splits, same training split
         test_uri = storage.write_parquet(s3, f"s3://{BUCKET}/test-{seed}.parquet", _synthetic(200, seed))
-        split = {"train_uri": train_uri, "test_uri": test_uri}
+        split = {**NO_FEATURES, "train_uri": train_uri, "test_uri": test_uri}
         result = evaluation.evaluate_candidates(run, split, candidates, settings)
         thresholds.add((result["threshold"], result["thresholds"]["f1"], result["thresholds"]["profit"]))
         assert result["metrics"]["threshold"] == pytest.approx(0.5)  # baselines are compared at 0.5
@@ -441,3 +449,11 @@ def test_threshold_never_sees_the_test_split(s3, run, one_job):
     model = storage.load_model(s3, saved["uri"], saved["sha256"])
     chosen = evaluation.choose_thresholds(model, train, ECONOMICS, cv_folds=3)
     assert thresholds == {(chosen["f1"], chosen["f1"], chosen["profit"])}
+
+
+def test_a_verdict_is_suspicious_only_when_the_baselines_pass():
+    passed = {"auc": {"value": 0.99, "baseline": 0.9, "passed": True}}
+    failed = {"auc": {"value": 0.8, "baseline": 0.9, "passed": False}}
+    assert evaluation.verdict(passed, ["too good"]) is Verdict.SUSPICIOUS
+    assert evaluation.verdict(passed, []) is Verdict.PASS
+    assert evaluation.verdict(failed, ["too good"]) is Verdict.BELOW_BASELINE

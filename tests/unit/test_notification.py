@@ -375,3 +375,32 @@ def test_scoring_report_of_a_top_k_call_list_at_the_profit_threshold():
         "(call 50, subscription 80).\n"
     ) in body
     assert body.endswith(f"Call list file: {SCORED['call_list_uri']}\n")
+
+
+def test_body_counts_the_repeated_rows_and_what_was_done_with_them():
+    results = make_results(make_evaluation(GOOD), PROMOTED)
+    results["validated"] = {
+        "rows": 45211,
+        "duplicates": {"policy": "drop", "exact_rows": 45211, "conflicting_rows": 3, "dropped_rows": 45211},
+    }
+    results["split"] = {"overlap_rows": 0}
+
+    _, body = notification.compose(RUN_ID, results)
+
+    assert (
+        "Data quality: 45,211 repeated rows (45,211 dropped, the first of each kept; duplicates=drop), 3 rows with "
+        "the same features and another outcome; trained on 45,211 rows; test rows sharing their features with a "
+        "training row: 0."
+    ) in body
+    assert "Data quality: not checked." in compose(GOOD, PROMOTED)[1]  # a run from before the check
+
+
+def test_a_suspicious_run_says_so_in_the_subject_and_why_in_the_body():
+    evaluation = {**make_evaluation(GOOD), "verdict": "SUSPICIOUS", "suspicions": ["column 'copy' alone ranks it"]}
+    held = {"promote": False, "reason": "SUSPICIOUS, not promoted without a person: column 'copy' alone ranks it"}
+
+    subject, body = notification.compose(RUN_ID, make_results(evaluation, held))
+
+    assert subject == "[bank-ml] SUSPICIOUS AUC 0.928 hist_gradient_boosting, champion kept"
+    assert "Suspicious: column 'copy' alone ranks it" in body
+    assert "Not promoted, champion kept: SUSPICIOUS, not promoted without a person" in body

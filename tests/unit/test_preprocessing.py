@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from include.bank_marketing import config, layout, preprocessing, storage
+from include.bank_marketing import config, layout, preprocessing, quality, storage
 from include.bank_marketing.contracts import Split
 from include.bank_marketing.families import Encoding
-from tests.support.builders import BUCKET, SAFE_RUN_ID, all_keys
+from tests.support.builders import BUCKET, SAFE_RUN_ID, all_keys, synthetic_frame
 
 
 def labelled(n: int, positives: int) -> pd.DataFrame:
@@ -88,6 +88,7 @@ def test_split_object_writes_both_parts(s3, run):
         "test_rows": 20,
         "train_positive_rate": 0.3,
         "test_positive_rate": 0.3,
+        "overlap_rows": 0,
     }
     assert set(out) == Split.__required_keys__
     assert (out["train_uri"], out["test_uri"]) == (run.uri(layout.TRAIN), run.uri(layout.TEST))
@@ -282,3 +283,17 @@ def test_a_fitted_pipeline_derives_the_calendar_columns_from_raw_rows():
     assert list(pipe[:-1].get_feature_names_out()) == ["month", "day", "age", "month_number", "day_of_year"]
     assert pipe.named_steps["model"].categorical_features == [True, False, False, False, False]
     assert pipe.predict_proba(frame).shape == (40, 2)
+
+
+def test_split_keeps_rows_with_identical_features_on_the_training_side():
+    frame = synthetic_frame(300, seed=1)
+    features = [c for c in frame.columns if c not in ("row_id", "y")]
+    # Ten rows copy another row's features with the other outcome (the same customer, two answers).
+    twins = frame.iloc[:10].assign(row_id=range(301, 311), y=1 - frame["y"].iloc[:10])
+    train, test = preprocessing.split(pd.concat([frame, twins], ignore_index=True))
+    assert set(range(1, 11)) | set(range(301, 311)) <= set(train["row_id"])
+    assert quality.overlap_rows(train, test, features) == 0
+    # Without such rows the split is the plain stratified one.
+    _, plain_test = preprocessing.split(frame)
+    reference = preprocessing.train_test_split(frame, test_size=0.2, stratify=frame["y"], random_state=0)[1]
+    assert sorted(plain_test["row_id"]) == sorted(reference["row_id"])

@@ -25,6 +25,8 @@ from tests.support.builders import (
     threshold_keys,
 )
 
+DUPLICATES = {"policy": "drop", "exact_rows": 3, "conflicting_rows": 2, "dropped_rows": 3}
+
 
 def held_out_frame() -> pd.DataFrame:
     return pd.DataFrame(
@@ -91,7 +93,14 @@ def published(s3, run):
     test = held_out_frame()
     test_uri = storage.write_parquet(s3, run.uri(layout.TEST), test)
     train_uri = storage.write_parquet(s3, run.uri(layout.TRAIN), test)
-    split = {"test_uri": test_uri, "train_uri": train_uri, "numeric": ["age", "p"], "categorical": [], "dropped": []}
+    split = {
+        "test_uri": test_uri,
+        "train_uri": train_uri,
+        "numeric": ["age", "p"],
+        "categorical": [],
+        "dropped": [],
+        "overlap_rows": 0,
+    }
     saved = storage.save_model(s3, run.uri(layout.candidate("random_forest")), ColumnProba("p"))
     metrics = evaluation.score(test["y"], PROBA)
     at_threshold = evaluation.score(test["y"], PROBA, 0.7)
@@ -119,6 +128,8 @@ def published(s3, run):
         "input_uri": f"s3://{BUCKET}/banking.csv",
         "input_sha256": "ab" * 32,
         "rows": 20,
+        "duplicates": DUPLICATES,
+        "quality_uri": run.uri(layout.QUALITY),
         "numeric": ["age", "p"],
         "categorical": [],
         "target_format": "yes/no",
@@ -204,6 +215,10 @@ def test_publish_run_model_json_and_metrics_json(published):
         "categorical": [],
         "dropped": [],
         "target_format": "yes/no",
+        # What validate found and did (repeated rows dropped), where its profile is, and the split's overlap.
+        "duplicates": DUPLICATES,
+        "quality_uri": f"s3://{BUCKET}/runs/{SAFE_RUN_ID}/quality.json",
+        "overlap_rows": 0,
     }
     assert model_json["libraries"]["scikit-learn"] == sklearn.__version__
     assert datetime.fromisoformat(model_json["created_at"]).utcoffset().total_seconds() == 0

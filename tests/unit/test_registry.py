@@ -80,6 +80,40 @@ def _evaluate_and_decide(s3, run_id, column, auc, margin=MARGIN):
     return result, artifacts
 
 
+# --- SUSPICIOUS: held back for a person -------------------------------------------------------------------
+
+LEAK = "column 'copy' alone ranks the target with AUC 1.0000 (>= 0.99)"
+
+
+def test_a_suspicious_model_the_rules_would_promote_is_held_for_a_person():
+    suspicious = scored(0.99, Verdict.SUSPICIOUS, suspicions=[LEAK])
+    decision = registry.decision_against(suspicious, ChampionScore("old", 0.936), "etag", MARGIN)
+    assert (decision["promote"], decision["review"]) == (False, True)
+    assert decision["reason"] == (
+        f"SUSPICIOUS, not promoted without a person: {LEAK} "
+        "(the rules alone: challenger AUC 0.9900 >= champion 0.9360 + margin 0.002)"
+    )
+    # Approved by a person: judged as a PASS.
+    approved = registry.decision_against(suspicious, ChampionScore("old", 0.936), "etag", MARGIN, approved=True)
+    assert (approved["promote"], approved["review"]) == (True, False)
+    # Not better than the champion anyway: nothing for a person to decide.
+    worse = registry.decision_against(
+        scored(0.93, Verdict.SUSPICIOUS, suspicions=[LEAK]), ChampionScore("old", 0.936), "etag", MARGIN
+    )
+    assert (worse["promote"], worse["review"]) == (False, False)
+    assert worse["reason"].startswith("SUSPICIOUS, not promoted without a person: ")
+    # A plain PASS is untouched by the rule.
+    plain = registry.decision_against(scored(0.99), ChampionScore("old", 0.936), "etag", MARGIN)
+    assert (plain["promote"], plain["review"]) == (True, False)
+
+
+def test_a_person_is_asked_about_a_held_suspicious_model_only_when_approval_is_required():
+    held = {"promote": False, "review": True}
+    assert approval.needs_person("required", held) is True  # type: ignore[arg-type]
+    assert approval.needs_person("auto", held) is False  # type: ignore[arg-type]
+    assert approval.needs_person("required", {"promote": False, "review": False}) is False  # type: ignore[arg-type]
+
+
 # --- decide ---------------------------------------------------------------------------------------------
 
 
@@ -176,6 +210,7 @@ def test_compare_with_champion_returns_the_decision_and_its_context(s3):
         "champion_run_id": None,
         "champion_auc": None,
         "champion_etag": None,
+        "review": False,
     }
 
 

@@ -567,3 +567,69 @@ def test_a_context_missing_a_key_is_an_error_not_a_blank(key):
 
     with pytest.raises((KeyError, jinja2.UndefinedError)):
         report.render_html(context, IMAGES)
+
+
+QUALITY = {
+    "input_uri": "s3://bank-ml/raw/banking.csv",
+    "rows_read": 90422,
+    "rows_used": 45211,
+    "duplicates": {"policy": "drop", "exact_rows": 45211, "conflicting_rows": 0, "dropped_rows": 45211},
+    "columns": [
+        {
+            "column": "age",
+            "kind": "numeric",
+            "missing_share": 0.0,
+            "distinct": 77,
+            "constant": False,
+            "minimum": 17.0,
+            "maximum": 95.0,
+            "bounds": [18.0, 100.0],
+            "out_of_bounds": 2,
+        },
+        {
+            "column": "job",
+            "kind": "categorical",
+            "missing_share": 0.25,
+            "distinct": 12,
+            "constant": False,
+            "minimum": None,
+            "maximum": None,
+            "bounds": None,
+            "out_of_bounds": 0,
+        },
+    ],
+    "constant_columns": [],
+    "out_of_bounds_columns": ["age"],
+    "class_balance": {"positive_rate": 0.117, "champion_positive_rate": 0.2, "champion_run_id": "run-0"},
+}
+
+
+def test_html_data_quality_section_shows_duplicates_bounds_and_the_class_balance():
+    page = report.render_html(make_context(quality=QUALITY, overlap_rows=0), IMAGES)
+    section = page[page.index('<h2 id="quality">') : page.index("<h2>Data drift")]
+
+    assert "45,211 identical to an earlier row in every column (duplicates=drop: 45,211 dropped" in section
+    assert "<tr><th>Rows read</th><td>90,422</td></tr>" in section
+    assert "<tr><th>Test rows sharing features with a training row</th><td>0</td></tr>" in section
+    assert "11.7% positive; the champion's (run-0): 20.0%" in section
+    assert '<tr class="drifted"><td>age</td>' in section  # outside its plausible bounds: highlighted
+    assert '<td>18&ndash;100</td><td class="num">2</td>' in section
+    assert '<td>job</td><td>categorical</td><td class="num">25.0%</td>' in section
+    assert "<tr><th>Columns with implausible values</th><td>1: <code>age</code></td></tr>" in section
+
+
+def test_html_without_quality_json_says_it_was_not_checked():
+    page = report.render_html(make_context(), IMAGES)
+    assert "Not checked: this run was validated before <code>quality.json</code> existed." in page
+
+
+def test_verdict_suspicious_is_shown_with_its_reasons():
+    why = "column 'copy' alone ranks the target with AUC 1.0000 (>= 0.99)"
+    page = report.render_html(
+        make_context(verdict=Verdict.SUSPICIOUS, suspicions=[why], leaked_columns={"copy": 1.0}), IMAGES
+    )
+
+    assert '<span class="verdict suspicious">SUSPICIOUS</span>' in page
+    assert "looks too good to be true, so the model is not promoted without a person" in page
+    assert "column &#39;copy&#39; alone ranks the target with AUC 1.0000" in page
+    assert "<strong>copy</strong> 1.0000" not in page  # the quality table is absent without quality.json

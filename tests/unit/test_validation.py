@@ -564,11 +564,14 @@ def test_validate_object_writes_parquet_and_returns_the_summary(s3, run):
     summary = validation.validate_object(run, KEY, cv_folds=3)
 
     validated_key = f"runs/{SAFE_RUN_ID}/validated.parquet"
+    quality_key = f"runs/{SAFE_RUN_ID}/quality.json"
     assert summary == {
         "input_uri": f"s3://{BUCKET}/{KEY}",
         "input_sha256": hashlib.sha256(data).hexdigest(),
         "input_bytes": len(data),
         "rows": 12,
+        "duplicates": {"policy": "drop", "exact_rows": 0, "conflicting_rows": 0, "dropped_rows": 0},
+        "quality_uri": f"s3://{BUCKET}/{quality_key}",
         "delimiter": ";",
         "target_format": "yes/no",
         "class_counts": {"0": 6, "1": 6},
@@ -579,10 +582,47 @@ def test_validate_object_writes_parquet_and_returns_the_summary(s3, run):
     assert set(summary) == ValidatedInput.__required_keys__  # the declared contract, no more, no less
     assert summary["validated_uri"] == run.uri(layout.VALIDATED)
     json.dumps(summary)  # goes to XCom as JSON
-    assert all_keys(s3) == [KEY, validated_key]
+    assert all_keys(s3) == sorted([KEY, validated_key, quality_key])
     stored = storage.read_parquet(s3, summary["validated_uri"])
     pd.testing.assert_frame_equal(stored, validation.parse_csv(data).frame)
     assert get_body(s3, KEY) == data
+    quality = storage.read_json(s3, summary["quality_uri"])
+    assert (quality["rows_read"], quality["rows_used"]) == (12, 12)
+    assert [c["column"] for c in quality["columns"]] == ["tenure_months", "score", "region", "plan"]
+    assert quality["class_balance"] == {"positive_rate": 0.5, "champion_positive_rate": None, "champion_run_id": None}
+
+
+def test_repeated_rows_are_dropped_keeping_the_first_and_counted(s3, run):
+    data = good_csv()
+    lines = data.splitlines(keepends=True)
+    doubled = lines[0] + b"".join(lines[1:]) * 2  # every data row twice, as a file appended to itself
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=doubled)
+
+    summary = validation.validate_object(run, KEY, cv_folds=3)
+
+    assert summary["rows"] == 12
+    assert summary["duplicates"] == {"policy": "drop", "exact_rows": 12, "conflicting_rows": 0, "dropped_rows": 12}
+    stored = storage.read_parquet(s3, summary["validated_uri"])
+    assert stored[config.ROW_ID].tolist() == list(range(1, 13))  # the first of each, in file order
+    quality = storage.read_json(s3, summary["quality_uri"])
+    assert (quality["rows_read"], quality["rows_used"]) == (24, 12)
+    assert get_body(s3, KEY) == doubled  # the input is never modified
+
+
+def test_repeated_rows_reject_the_file_under_duplicates_fail(s3, run):
+    lines = good_csv().splitlines(keepends=True)
+    doubled = lines[0] + b"".join(lines[1:]) + lines[1]
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=doubled)
+
+    with pytest.raises(validation.InputError) as raised:
+        validation.validate_object(run, KEY, cv_folds=3, duplicates="fail")
+
+    message = str(raised.value)
+    assert "1 repeated rows: each identical to an earlier row in every column" in message
+    assert "duplicates=fail" in message and "\n" not in message
+    reason = storage.read_json(s3, f"s3://{BUCKET}/rejected/{SAFE_RUN_ID}/reason.json")
+    assert reason["reason"] == message
+    assert get_body(s3, KEY) == doubled
 
 
 BAD_INPUTS = {
