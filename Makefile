@@ -27,12 +27,12 @@ $(STAMP): requirements.lock
 
 ## One end-to-end run of the DAG against a local S3/SNS server (moto); last line: RESULT ...
 demo: install
-	$(BIN)/python -m devtools.demo
+	$(BIN)/python -m devtools.demo $(DEMO_ARGS)
 
 ## The docker-compose topology without Docker: CeleryExecutor with two workers, PostgreSQL, Redis (apt-installed
 ## if missing, root only), all private and on free ports; one run through the REST API; last line: CELERY_DEMO ...
 celery-demo: install
-	$(BIN)/python -m devtools.celery_demo
+	$(BIN)/python -m devtools.celery_demo $(CELERY_DEMO_ARGS)
 
 ## The DAG against the bare pipeline (3 runs each), and 1x/4x/16x scaling; table on stdout, figures in
 ## out/bench/results.json. BENCH_ARGS passes options, e.g. BENCH_ARGS="--repeats 5 --profile".
@@ -64,9 +64,10 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## Airflow's UI (airflow standalone) wired to a seeded local S3/SNS server, for the trigger form.
+## Airflow's UI (airflow standalone) wired to a seeded local S3/SNS server, for the trigger form. Ctrl-C stops it
+## and everything it started (devtools/processes.py); AIRFLOW_ARGS="--port 8081" and the like pass options.
 airflow: install
-	$(BIN)/python -m devtools.standalone
+	$(BIN)/python -m devtools.standalone $(AIRFLOW_ARGS)
 
 ## Re-pin requirements.lock from requirements-dev.in (which includes the runtime requirements.in) in a scratch venv,
 ## then requirements-airflow-3.2.lock: the same with requirements-airflow-3.2.txt's overrides, resolved by uv

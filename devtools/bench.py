@@ -43,7 +43,7 @@ from typing import Any
 
 import psutil
 
-from devtools import local_aws
+from devtools import local_aws, processes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -711,4 +711,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(processes.run(main))  # Ctrl-C or SIGTERM: everything it started is stopped before it returns

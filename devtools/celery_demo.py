@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from devtools import airflow_api, local_aws
+from devtools.processes import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, owning
 from include.bank_marketing import layout
 from include.bank_marketing.layout import run_prefix
 
@@ -333,10 +334,14 @@ def start_airflow(env: dict[str, str], logs: Path, stack: contextlib.ExitStack) 
     return processes
 
 
+# Seconds a component gets to stop on SIGTERM before SIGKILL (the scheduler has been seen to ignore SIGTERM).
+STOP_GRACE = 10
+
+
 def stop_all(processes: list[subprocess.Popen]) -> None:
     """Stop ``processes`` side by side (as ``docker compose down`` does), each with its whole session."""
     with ThreadPoolExecutor(max(1, len(processes))) as pool:
-        list(pool.map(airflow_api.stop_group, processes))  # list(): re-raise any error
+        list(pool.map(lambda process: airflow_api.stop_group(process, STOP_GRACE), processes))  # re-raise errors
 
 
 def training_hosts(api: airflow_api.Api, run_id: str, state: str, home: Path) -> dict[str, list[str]]:
@@ -505,11 +510,6 @@ def run_demo(
     return f"CELERY_DEMO OK run={run_id} workers={workers} train_by_worker={by_worker} wall_s={wall_s:.1f}{recovered}"
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM (e.g. from a test's timeout) unwinds like Ctrl-C, so the teardown still runs."""
-    raise KeyboardInterrupt
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data)")
@@ -533,7 +533,6 @@ def main() -> int:
         help="SIGKILL the worker training FAMILY mid-task; the run must recover on the other worker",
     )
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, _interrupt)
 
     result, code = "", 1
     tmp = Path(tempfile.mkdtemp(prefix="bank-ml-celery-"))
@@ -550,8 +549,9 @@ def main() -> int:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
                 print("stopping everything started", flush=True)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (processes.owning raises Terminated for it)
         result = "CELERY_DEMO FAILED interrupted"
+        code = EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
     except Exception as exc:
         print(f"{type(exc).__name__}: {exc}")
         result = f"CELERY_DEMO FAILED {type(exc).__name__}: {str(exc).partition(chr(10))[0]}"
@@ -565,4 +565,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Its own teardown stops the topology in order; owning() then stops anything still left (a worker a
+    # component forked, a server that outlived its stop) and returns only once nothing is left.
+    with owning():
+        code = main()
+    sys.exit(code)

@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from devtools import local_aws
+from devtools import local_aws, processes
 from include.bank_marketing.notification import metrics_table
 
 
@@ -97,4 +97,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(processes.run(main))  # Ctrl-C or SIGTERM: everything it started is stopped before it returns

@@ -1,7 +1,8 @@
 """``make airflow``: Airflow's UI (``airflow standalone``) wired to a seeded local S3/SNS server.
 
 Open the printed URL, pick ``bank_marketing_training`` and use "Trigger" to fill in the parameter form.
-Local use only: every visitor is an admin (``SIMPLE_AUTH_MANAGER_ALL_ADMINS``). Ctrl-C stops both servers.
+Local use only: every visitor is an admin (``SIMPLE_AUTH_MANAGER_ALL_ADMINS``). Ctrl-C (or SIGTERM) stops both
+servers and every process ``airflow standalone`` started, and returns once they are gone (``processes.run``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import socket
 import sys
 from pathlib import Path
 
-from devtools import local_aws
+from devtools import local_aws, processes
 
 
 def _port_is_free(port: int) -> bool:
@@ -42,11 +43,9 @@ def main() -> int:
             "A run whose model would be promoted waits for your decision (approval=required): Browse > Required "
             "Actions, or the link in the SNS message; choose approval=auto in the trigger form to skip it."
         )
-        try:
-            return local_aws.airflow(["standalone"], env).returncode
-        except KeyboardInterrupt:  # standalone stops its own components on Ctrl-C
-            return 0
+        return local_aws.airflow(["standalone"], env).returncode
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # airflow standalone stops its components on Ctrl-C only partly: processes.run stops the rest.
+    sys.exit(processes.run(main))

@@ -87,3 +87,22 @@ def pytest_collection_modifyitems(config, items):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         rank = {unit: index for index, unit in enumerate(XDIST_FIRST)}
         items.sort(key=lambda item: rank.get(xdist_unit(item.nodeid), len(rank)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_running():
+    """Fails the run if a process that a test or fixture started (moto, `airflow standalone`, the Celery
+    topology, a command under test) is still alive when the session ends (its session fixtures torn down).
+
+    This process becomes a child subreaper (devtools/processes.py), so a server that daemonized or whose parent
+    died is still counted here rather than hidden under init. Defined first of the session fixtures, it is torn
+    down last. Whatever is left is named, then stopped, so the next run starts clean.
+    """
+    from devtools import processes
+
+    processes.become_subreaper()
+    yield
+    left = [(proc.pid, " ".join(proc.cmdline()[:4])) for proc in processes.descendants()]
+    if left:
+        processes.stop_descendants(grace=5, say=lambda message: None)
+        pytest.fail(f"processes started by the tests were still running at the end of the session: {left}")

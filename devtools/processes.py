@@ -1,0 +1,147 @@
+"""Owning what a command starts: on Ctrl-C, SIGTERM or an error, every process it started is stopped, and the
+command returns only once they are all gone.
+
+``airflow standalone`` stops its components on SIGINT only partly (its scheduler, with 32 idle LocalExecutor
+workers, or its DAG processor and triggerer, kept running, ignored SIGTERM and needed SIGKILL), and servers that
+daemonize (PostgreSQL after ``pg_ctl``) leave the process tree altogether. So a command that starts servers for a
+person wraps its work in :func:`owning`:
+
+- the command becomes a *child subreaper* (Linux ``PR_SET_CHILD_SUBREAPER``): a descendant whose parent dies is
+  re-parented to the command, not to init, so every process it ever started stays in its tree, however deep or
+  daemonized;
+- SIGTERM (a process manager's stop) unwinds like Ctrl-C;
+- on the way out, whatever the reason, SIGINT and SIGTERM are ignored (a second Ctrl-C cannot cut the teardown
+  short), every descendant gets SIGTERM, those still alive after ``grace`` seconds are named and get SIGKILL, and
+  the command waits until none is left (reaping the zombies it inherited).
+
+The exit code says how it ended: the work's own, 130 after Ctrl-C, 143 after SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Generator
+from typing import Any
+
+import psutil
+
+PR_SET_CHILD_SUBREAPER = 36
+GRACE_SECONDS = 15.0
+# How a command that was stopped exits, as a shell reports a process killed by the signal (128 + its number).
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the work is, so it unwinds as Ctrl-C does."""
+
+
+def become_subreaper() -> bool:
+    """Adopt this process's orphaned descendants (Linux); False where the kernel does not offer it."""
+    if not sys.platform.startswith("linux"):
+        return False
+    return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def descendants() -> list[psutil.Process]:
+    """Every live process below this one (zombies are dead and only wait to be reaped)."""
+    alive = []
+    for proc in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(proc)
+    return alive
+
+
+def _reap() -> None:
+    """Collect the exit status of every finished child (the subreaper inherits them all)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _signal_all(procs: list[psutil.Process], sig: int) -> None:
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(sig)
+
+
+def _describe(procs: list[psutil.Process]) -> str:
+    names = []
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            names.append(f"{proc.pid} {' '.join(proc.cmdline()[:3]) or proc.name()}")
+    return "; ".join(names)
+
+
+def stop_descendants(grace: float = GRACE_SECONDS, say: Callable[[str], Any] = print) -> int:
+    """SIGTERM every descendant, SIGKILL those alive after ``grace`` seconds, and wait until none is left;
+    returns how many had to be killed."""
+    procs = descendants()
+    if not procs:
+        return 0
+    say(f"stopping {len(procs)} processes (SIGTERM; SIGKILL after {grace:.0f} s)")
+    _signal_all(procs, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while (left := descendants()) and time.monotonic() < deadline:
+        _reap()
+        time.sleep(0.2)
+    killed = len(left)
+    if left:
+        say(f"still running after {grace:.0f} s, sent SIGKILL: {_describe(left)}")
+    # Until none is left: a process may fork while being stopped, and SIGKILL itself cannot be ignored.
+    while left:
+        _signal_all(left, signal.SIGKILL)
+        _reap()
+        time.sleep(0.1)
+        left = descendants()
+    _reap()
+    return killed
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def owning(grace: float = GRACE_SECONDS, say: Callable[[str], Any] = print) -> Generator[None]:
+    """Run the block owning every process it starts (module docstring); everything is stopped on exit.
+
+    Ctrl-C and SIGTERM propagate out of the block as ``KeyboardInterrupt`` (``Terminated`` for SIGTERM), after
+    the teardown; :func:`exit_code` turns them into the command's exit code.
+    """
+    become_subreaper()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        # A second Ctrl-C (or a process manager's repeated SIGTERM) must not cut the teardown short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            stop_descendants(grace, say)
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, previous)
+
+
+def run(main: Callable[[], int], grace: float = GRACE_SECONDS) -> int:
+    """``main()`` under :func:`owning`; its exit code, or 130 after Ctrl-C and 143 after SIGTERM."""
+    try:
+        with owning(grace):
+            return main()
+    except Terminated:
+        print("stopped (SIGTERM); nothing it started is left running", flush=True)
+        return EXIT_TERMINATED
+    except KeyboardInterrupt:
+        print("stopped (Ctrl-C); nothing it started is left running", flush=True)
+        return EXIT_INTERRUPTED
