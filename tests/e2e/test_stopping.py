@@ -48,3 +48,30 @@ def test_make_celery_demo_interrupted_leaves_nothing_running(tmp_path, how):
     text = log.read_text()
     assert code != 0 and "CELERY_DEMO FAILED interrupted" in text, text[-2000:]
     assert "Error 143" in text if how == "sigterm" else "Error 130" in text or code < 0, text[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("target", "running"),
+    [
+        # make demo, once `airflow dags test` runs the DAG (moto in the command, the run in a child).
+        ("demo", "running: airflow dags test"),
+        # make bench, once its first bare pipeline run (a child process with its own moto server) has started.
+        ("bench", "machine: "),
+    ],
+)
+def test_make_demo_and_bench_stopped_by_ctrl_c_leave_nothing_running(tmp_path, target, running):
+    log = tmp_path / f"make-{target}.log"
+    args = {
+        "demo": f"DEMO_ARGS=--airflow-home {tmp_path / 'home'} --out {tmp_path / 'out'}",
+        "bench": "BENCH_ARGS=--repeats 1 --sizes 1 --skip-dag --skip-search",
+    }[target]
+    process = start_make([target, args], log)
+    with Tree(process.pid) as tree:
+        deadline = time.monotonic() + 300
+        while running not in log.read_text():
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        time.sleep(5)  # into the work: the DAG's first tasks, the bare run's child process
+        code = stop_and_check(process, tree, "ctrl-c", log, at_least=1)
+    assert code != 0, log.read_text()[-2000:]
