@@ -252,10 +252,15 @@ def standalone(connection: dict[str, Any], home: Path, extra_env: dict[str, str]
 
 
 def restart_scheduler(api: Api, down_seconds: float = 5) -> subprocess.Popen:
-    """SIGKILL the scheduler of the :func:`standalone` behind ``api`` (the process alone, as the kernel's OOM
-    killer would), wait ``down_seconds``, and start a new ``airflow scheduler`` with the killed one's command
-    line and environment; returns it (stopped with the server). ``airflow standalone`` never restarts a
-    component itself: it only relays their output."""
+    """SIGKILL the scheduler of the :func:`standalone` behind ``api`` with every process it started (its
+    LocalExecutor workers with the tasks they run, its log server), as a container restart or systemd's
+    ``KillMode=control-group`` does; wait ``down_seconds``; start a new ``airflow scheduler`` with the killed
+    one's command line and environment; return it (stopped with the server). ``airflow standalone`` never
+    restarts a component itself: it only relays their output.
+
+    Not the scheduler alone: its forked workers inherit its database connection, so after a lone kill the
+    connection stays open with the dead scheduler's transaction and row locks, and the new scheduler never
+    queues another task (seen in CI on 2026-11-30; RELIABILITY.md)."""
     schedulers = [
         child
         for child in psutil.Process(api.standalone.pid).children()
@@ -265,11 +270,14 @@ def restart_scheduler(api: Api, down_seconds: float = 5) -> subprocess.Popen:
         schedulers = [psutil.Process(api.replacements[-1].pid)]
     [scheduler] = schedulers
     command, env = scheduler.cmdline(), scheduler.environ()
-    scheduler.kill()
-    # Dead once a zombie: airflow standalone reaps it only when the pipe it reads from closes.
+    tree = [scheduler, *scheduler.children(recursive=True)]
+    for process in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    # Dead once a zombie: airflow standalone reaps the scheduler only when the pipe it reads from closes.
     deadline = time.monotonic() + 30
-    while _alive(scheduler):
-        assert time.monotonic() < deadline, f"the scheduler {scheduler.pid} outlived SIGKILL"
+    while alive := [process.pid for process in tree if _alive(process)]:
+        assert time.monotonic() < deadline, f"the scheduler's processes {alive} outlived SIGKILL"
         time.sleep(0.2)
     time.sleep(down_seconds)
     with (api.home / "scheduler-restarted.log").open("a") as log:

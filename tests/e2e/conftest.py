@@ -77,11 +77,17 @@ def airflow_server(aws) -> Generator[airflow_api.Api]:
         "AIRFLOW__CORE__PARALLELISM": "8",
         # How often the scheduler applies approval timeouts (default 15 s): the timeout test waits 5 s.
         "AIRFLOW__SCHEDULER__TRIGGER_TIMEOUT_CHECK_INTERVAL": "2",
+        # How often the scheduler looks for tasks of a dead scheduler to reset (default 300 s): the restart test
+        # waits for it. A task is reset once the dead scheduler's heartbeat is 30 s old (health check threshold).
+        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "10",
     }
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, root, ignore_errors=True)
         # The scheduler's and API server's log outlives the server, for a failure to be read afterwards.
         stack.callback(_keep_log, home / "standalone.log", local_aws.ROOT / "out" / "standalone-last.log")
+        stack.callback(
+            _keep_log, home / "scheduler-restarted.log", local_aws.ROOT / "out" / "scheduler-restarted-last.log"
+        )
         celery_demo.ensure_packages()
         postgres = celery_demo.start_postgres(root / "postgres", stack)
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = postgres.url("postgresql+psycopg2")

@@ -210,8 +210,9 @@ def test_the_shared_airflow_and_moto_listen_on_loopback_only(airflow_server, aws
 
 
 def test_a_scheduler_killed_mid_run_and_restarted_finishes_the_run(scheduler, aws):
-    """The scheduler dies with SIGKILL while the run trains, and a new one starts 5 s later with the same
-    settings (what a process manager or Kubernetes does): the run finishes, its artifacts whole."""
+    """The scheduler dies with SIGKILL while the run trains, with its workers and the training task, and a new
+    one starts 5 s later with the same settings (what a process manager or Kubernetes does): the new scheduler
+    resets the dead one's task, retries it, and the run finishes, its artifacts whole."""
     bucket, key = "restart", "raw/restart/banking.csv"
     aws.create_bucket(bucket)
     aws.upload(bucket, key, DATA)
@@ -223,7 +224,11 @@ def test_a_scheduler_killed_mid_run_and_restarted_finishes_the_run(scheduler, aw
     killed_at = time.monotonic()
     replacement = airflow_api.restart_scheduler(scheduler)
 
-    [run] = scheduler.wait_for_runs([run_id]).values()
+    try:
+        [run] = scheduler.wait_for_runs([run_id]).values()
+    except AssertionError as stuck:
+        states = [(t["task_id"], t["map_index"], t["state"], t["try_number"]) for t in scheduler.task_instances(run_id)]
+        raise AssertionError(f"{stuck}; tasks: {states}") from None
     assert replacement.poll() is None, "the new scheduler exited"
     assert run["state"] == "success", scheduler.task_instances(run_id)
     states = {t["task_id"]: t["state"] for t in scheduler.task_instances(run_id)}
@@ -235,4 +240,5 @@ def test_a_scheduler_killed_mid_run_and_restarted_finishes_the_run(scheduler, aw
     assert storage.sha256_hex(model_bytes) == meta["sha256"]
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     tries = {t["task_id"]: t["try_number"] for t in scheduler.task_instances(run_id) if t["try_number"] > 1}
+    assert tries.get("train", 1) >= 2, "the training task killed with the scheduler must have run again"
     print(f"run finished {time.monotonic() - killed_at:.1f} s after the scheduler was killed; retried: {tries}")
