@@ -41,9 +41,15 @@ class Api:
         response.raise_for_status()
         return response.json()
 
-    def send(self, method: str, path: str, body: dict) -> Any:
-        """``method`` (POST, PATCH) with a JSON body; asserts success, with the server's answer if not."""
-        response = requests.request(method, f"{self.base}{path}", json=body, timeout=REQUEST_TIMEOUT)
+    def send(self, method: str, path: str, body: dict, attempts: int = 1) -> Any:
+        """``method`` (POST, PATCH) with a JSON body; asserts success, with the server's answer if not.
+        ``attempts`` > 1 retries a server error (5xx) a second later: for idempotent requests only, such as
+        setting a state, which SQLite can refuse while the scheduler writes ("Database error")."""
+        for attempt in range(1, attempts + 1):
+            response = requests.request(method, f"{self.base}{path}", json=body, timeout=REQUEST_TIMEOUT)
+            if response.status_code < 500 or attempt == attempts:
+                break
+            time.sleep(1)
         assert response.ok, f"{method} {path}: {response.status_code} {response.text}"
         return response.json()
 
@@ -120,7 +126,7 @@ class Api:
         ``catchup=False`` wants) as success as soon as it appears, so it does not run. Waits up to ``timeout``
         seconds for it: on a busy machine the scheduler may take a while, and a run left going would race
         whatever the caller does next."""
-        self.send("PATCH", f"/dags/{self.dag_id}", {"is_paused": False})
+        self.send("PATCH", f"/dags/{self.dag_id}", {"is_paused": False}, attempts=5)
         # An asset watcher starts when the DAG processor sees the DAG unpaused; the tests parse rarely.
         self.reparse()
         deadline = time.monotonic() + timeout
@@ -129,7 +135,7 @@ class Api:
                 return
             time.sleep(0.5)
         for run in scheduled:
-            self.send("PATCH", f"/dags/{self.dag_id}/dagRuns/{run['dag_run_id']}", {"state": "success"})
+            self.send("PATCH", f"/dags/{self.dag_id}/dagRuns/{run['dag_run_id']}", {"state": "success"}, attempts=5)
         # Until the tasks it had started are stopped: the caller's next request should find a quiet scheduler.
         while time.monotonic() < deadline and any(
             ti["state"] in ("queued", "running", "scheduled", "up_for_reschedule", "deferred")
