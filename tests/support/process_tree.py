@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -66,11 +67,15 @@ STOP_WITHIN = 30  # seconds from the signal until nothing the command started is
 
 
 def start_make(args: list[str], log: Path) -> subprocess.Popen:
-    """``make args`` in a session of its own (its own process group, as a terminal's foreground job)."""
+    """``make args`` in a session of its own (its own process group, as a terminal's foreground job), with
+    SIGINT at its default as in a terminal: a test run started in the background (``cmd &``, ``nohup``) ignores
+    SIGINT, every child inherits that, and Ctrl-C would then reach no one. A Python shim resets it and execs make
+    (same pid), as ``preexec_fn`` is unsafe in a process with threads."""
+    shim = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])"
     with log.open("w") as out:
         return subprocess.Popen(
-            ["make", "--no-print-directory", *args], stdout=out, stderr=subprocess.STDOUT, cwd=local_aws.ROOT,
-            start_new_session=True,
+            [sys.executable, "-c", shim, "make", "--no-print-directory", *args], stdout=out, stderr=subprocess.STDOUT,
+            cwd=local_aws.ROOT, start_new_session=True,
         )  # fmt: skip
 
 
