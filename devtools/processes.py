@@ -117,7 +117,7 @@ def owning(grace: float = GRACE_SECONDS, say: Callable[[str], Any] = print) -> G
     """Run the block owning every process it starts (module docstring); everything is stopped on exit.
 
     Ctrl-C and SIGTERM propagate out of the block as ``KeyboardInterrupt`` (``Terminated`` for SIGTERM), after
-    the teardown; :func:`exit_code` turns them into the command's exit code.
+    the teardown; :func:`run` turns them into the command's exit code.
     """
     become_subreaper()
     previous = signal.signal(signal.SIGTERM, _raise_terminated)

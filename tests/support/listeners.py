@@ -10,10 +10,11 @@ secret key (RELIABILITY.md).
 from __future__ import annotations
 
 import ipaddress
-import threading
 from dataclasses import dataclass
 
 import psutil
+
+from tests.support.sampling import Sampling
 
 LOG_SERVER = "airflow serve-logs"  # its process title (setproctitle)
 
@@ -57,28 +58,16 @@ def exposed(found: set[Listener]) -> list[Listener]:
     )
 
 
-class Watch(threading.Thread):
+class Watch(Sampling):
     """Samples :func:`listeners` every ``interval`` s while it runs (``with Watch(since) as watch: ...``); then
     ``watch.seen`` holds every listener seen."""
 
     def __init__(self, since: float, interval: float = 1.0) -> None:
-        super().__init__(daemon=True)
-        self.since, self.interval = since, interval
+        super().__init__(interval)
+        self.since = since
         self.seen: set[Listener] = set()
-        self._halt = threading.Event()
 
-    def run(self) -> None:
-        while not self._halt.is_set():
-            self.seen |= listeners(self.since)
-            self._halt.wait(self.interval)
-
-    def __enter__(self) -> Watch:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._halt.set()
-        self.join()
+    def sample(self) -> None:
         self.seen |= listeners(self.since)
 
 

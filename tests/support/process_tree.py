@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -21,16 +20,16 @@ import psutil
 import pytest
 
 from devtools import airflow_api, local_aws
+from tests.support.sampling import Sampling
 
 
-class Tree(threading.Thread):
+class Tree(Sampling):
     """Every descendant of ``root`` seen while the context is open (sampled in a background thread)."""
 
     def __init__(self, root: int, interval: float = 0.3) -> None:
-        super().__init__(daemon=True)
-        self.root, self.interval = root, interval
+        super().__init__(interval)
+        self.root = root
         self.seen: dict[int, tuple[float, str]] = {}  # pid -> (start time, command line when first seen)
-        self._done = threading.Event()
 
     def sample(self) -> None:
         with contextlib.suppress(psutil.Error):
@@ -39,27 +38,14 @@ class Tree(threading.Thread):
                     if proc.pid not in self.seen:
                         self.seen[proc.pid] = (proc.create_time(), " ".join(proc.cmdline()[:4]) or proc.name())
 
-    def run(self) -> None:
-        while not self._done.is_set():
-            self.sample()
-            self._done.wait(self.interval)
-
-    def __enter__(self) -> Tree:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self.join()
-
-    def alive(self) -> list[str]:
-        """The processes seen that still run (a zombie has ended; it only waits to be reaped)."""
-        left = []
+    def alive(self) -> dict[int, str]:
+        """The processes seen that still run, pid -> command (a zombie has ended; it only waits to be reaped)."""
+        left = {}
         for pid, (started, command) in self.seen.items():
             with contextlib.suppress(psutil.Error):
                 proc = psutil.Process(pid)
                 if abs(proc.create_time() - started) < 0.01 and proc.status() != psutil.STATUS_ZOMBIE:
-                    left.append(f"{pid} {command}")
+                    left[pid] = command
         return left
 
 
@@ -96,8 +82,8 @@ def stop_and_check(process: subprocess.Popen, tree: Tree, how: str, log: Path, a
         pytest.fail(f"make still running {STOP_WITHIN} s after {how}:\n{log.read_text()[-3000:]}")
     while (left := tree.alive()) and time.monotonic() < signalled + STOP_WITHIN:
         time.sleep(0.5)
-    for line in left:  # leave nothing behind for the next test, then fail
-        os.kill(int(line.split()[0]), signal.SIGKILL)
-    assert left == [], f"still running {STOP_WITHIN} s after {how}: {left}\n{log.read_text()[-3000:]}"
+    for pid in left:  # leave nothing behind for the next test, then fail
+        os.kill(pid, signal.SIGKILL)
+    assert left == {}, f"still running {STOP_WITHIN} s after {how}: {left}\n{log.read_text()[-3000:]}"
     assert len(tree.seen) >= at_least, tree.seen  # the tree was followed: what it started was seen
     return code
