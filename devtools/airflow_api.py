@@ -7,8 +7,6 @@ Shared by the end-to-end tests and ``make celery-demo``. No login: the servers i
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Generator
@@ -20,7 +18,7 @@ from urllib.parse import quote
 import psutil
 import requests
 
-from devtools import local_aws
+from devtools import local_aws, processes
 
 TRAINING_DAG = "bank_marketing_training"
 # Seconds a REST call may take: generous, as the API server shares the machine with the runs it serves.
@@ -178,52 +176,8 @@ class Api:
         raise AssertionError(f"runs did not finish in {timeout} s: {states}")
 
 
-def kill_session(process: subprocess.Popen, timeout: float = 30) -> None:
-    """SIGKILL ``process`` (started with ``start_new_session``) and everything in its session at once, as a
-    machine or container that dies takes its processes with it; returns once they are gone."""
-    for pid in _session_members(process.pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    process.wait(timeout=timeout)
-    deadline = time.monotonic() + timeout
-    while _session_members(process.pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-
-
-def _alive(process: psutil.Process) -> bool:
-    try:
-        return process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _session_members(sid: int) -> list[int]:
-    """Pids of every live process in session ``sid``: all that a ``start_new_session`` child started,
-    including helpers that moved to their own process group (joblib's loky workers do)."""
-    members = []
-    for proc in psutil.process_iter():
-        with contextlib.suppress(psutil.Error, OSError):
-            # A zombie is already dead; it only waits for its parent (or init) to reap it.
-            if os.getsid(proc.pid) == sid and proc.status() != psutil.STATUS_ZOMBIE:
-                members.append(proc.pid)
-    return members
-
-
-def stop_group(process: subprocess.Popen, timeout: float = 30) -> None:
-    """Stop ``process`` (started with ``start_new_session``) and everything in its session: SIGTERM, then
-    SIGKILL whatever is still there after ``timeout`` seconds."""
-    for pid in _session_members(process.pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=timeout)
-    deadline = time.monotonic() + timeout
-    while (left := _session_members(process.pid)) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    for pid in left:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    process.wait()
+# Seconds airflow standalone's components get to stop on SIGTERM before SIGKILL.
+STOP_GRACE = 30
 
 
 @contextlib.contextmanager
@@ -253,8 +207,8 @@ def standalone(connection: dict[str, Any], home: Path, extra_env: dict[str, str]
             yield api
         finally:
             for replacement in api.replacements:
-                stop_group(replacement)
-            stop_group(process)
+                processes.stop_session(replacement, STOP_GRACE)
+            processes.stop_session(process, STOP_GRACE)
 
 
 def restart_scheduler(api: Api, down_seconds: float = 5) -> subprocess.Popen:
@@ -277,14 +231,8 @@ def restart_scheduler(api: Api, down_seconds: float = 5) -> subprocess.Popen:
     [scheduler] = schedulers
     command, env = scheduler.cmdline(), scheduler.environ()
     tree = [scheduler, *scheduler.children(recursive=True)]
-    for process in tree:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.kill()
     # Dead once a zombie: airflow standalone reaps the scheduler only when the pipe it reads from closes.
-    deadline = time.monotonic() + 30
-    while alive := [process.pid for process in tree if _alive(process)]:
-        assert time.monotonic() < deadline, f"the scheduler's processes {alive} outlived SIGKILL"
-        time.sleep(0.2)
+    processes.stop(lambda: processes.living(tree), grace=0)
     time.sleep(down_seconds)
     with (api.home / "scheduler-restarted.log").open("a") as log:
         replacement = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from devtools import airflow_api, local_aws
-from devtools.processes import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, owning
+from devtools.processes import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, owning, stop_session
 from include.bank_marketing import layout
 from include.bank_marketing.layout import run_prefix
 
@@ -187,7 +187,7 @@ def start_redis(root: Path, log: Path, stack: contextlib.ExitStack) -> int:
     command = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(root),
                "--save", "", "--appendonly", "no", "--daemonize", "no"]  # fmt: skip
     process = spawn(command, os.environ.copy(), log)
-    stack.callback(airflow_api.stop_group, process)
+    stack.callback(stop_session, process, STOP_GRACE)
     client = redis.Redis(host="127.0.0.1", port=port)
     wait_for(lambda: _answers(client.ping), 30, "redis-server", [(process, log)])
     return port
@@ -341,7 +341,7 @@ STOP_GRACE = 10
 def stop_all(processes: list[subprocess.Popen]) -> None:
     """Stop ``processes`` side by side (as ``docker compose down`` does), each with its whole session."""
     with ThreadPoolExecutor(max(1, len(processes))) as pool:
-        list(pool.map(lambda process: airflow_api.stop_group(process, STOP_GRACE), processes))  # re-raise errors
+        list(pool.map(lambda process: stop_session(process, STOP_GRACE), processes))  # re-raise errors
 
 
 def training_hosts(api: airflow_api.Api, run_id: str, state: str, home: Path) -> dict[str, list[str]]:
@@ -396,7 +396,7 @@ def kill_training_worker(
         time.sleep(0.5)
     worker = running[0]["hostname"]
     process, _log = processes.pop(worker.partition("@")[0])
-    airflow_api.kill_session(process)
+    stop_session(process, grace=0)  # as a machine that dies takes its processes with it
     keys = {o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=local_aws.DEFAULT_BUCKET).get("Contents", [])}
     if candidate in keys:
         raise RuntimeError(f"killed {worker} too late: {candidate} was already written")

@@ -23,6 +23,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Generator
@@ -48,14 +49,34 @@ def become_subreaper() -> bool:
     return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 
-def descendants() -> list[psutil.Process]:
-    """Every live process below this one (zombies are dead and only wait to be reaped)."""
+def living(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """Those of ``procs`` still alive (a zombie is dead and only waits to be reaped)."""
     alive = []
-    for proc in psutil.Process().children(recursive=True):
+    for proc in procs:
         with contextlib.suppress(psutil.Error):
             if proc.status() != psutil.STATUS_ZOMBIE:
                 alive.append(proc)
     return alive
+
+
+def descendants() -> list[psutil.Process]:
+    """Every live process below this one."""
+    return living(psutil.Process().children(recursive=True))
+
+
+def session(sid: int) -> Callable[[], list[psutil.Process]]:
+    """A lister of the live processes of session ``sid``: all that a ``start_new_session`` child started,
+    including helpers that moved to a process group of their own (joblib's loky workers do)."""
+
+    def members() -> list[psutil.Process]:
+        found = []
+        for proc in psutil.process_iter():
+            with contextlib.suppress(psutil.Error, OSError):
+                if os.getsid(proc.pid) == sid:
+                    found.append(proc)
+        return living(found)
+
+    return members
 
 
 def _reap() -> None:
@@ -83,28 +104,56 @@ def _describe(procs: list[psutil.Process]) -> str:
     return "; ".join(names)
 
 
-def stop_descendants(grace: float = GRACE_SECONDS, say: Callable[[str], Any] = print) -> int:
-    """SIGTERM every descendant, SIGKILL those alive after ``grace`` seconds, and wait until none is left;
-    returns how many had to be killed."""
-    procs = descendants()
+def _quiet(message: str) -> None:
+    return None
+
+
+def stop(
+    members: Callable[[], list[psutil.Process]],
+    grace: float = GRACE_SECONDS,
+    say: Callable[[str], Any] = _quiet,
+    reap: bool = False,
+) -> int:
+    """SIGTERM every live process ``members()`` lists, SIGKILL those alive after ``grace`` seconds (at once when
+    ``grace`` is 0, as a machine that dies takes its processes with it), and wait until none is left; returns
+    how many had to be killed. ``reap``: also collect every finished child of this process (the subreaper's
+    inherited zombies; not where the caller waits for its own children's exit codes)."""
+    procs = members()
     if not procs:
         return 0
-    say(f"stopping {len(procs)} processes (SIGTERM; SIGKILL after {grace:.0f} s)")
-    _signal_all(procs, signal.SIGTERM)
+    if grace > 0:
+        say(f"stopping {len(procs)} processes (SIGTERM; SIGKILL after {grace:.0f} s)")
+        _signal_all(procs, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while (left := descendants()) and time.monotonic() < deadline:
-        _reap()
+    while (left := members()) and time.monotonic() < deadline:
+        if reap:
+            _reap()
         time.sleep(0.2)
     killed = len(left)
-    if left:
+    if left and grace > 0:
         say(f"still running after {grace:.0f} s, sent SIGKILL: {_describe(left)}")
     # Until none is left: a process may fork while being stopped, and SIGKILL itself cannot be ignored.
     while left:
         _signal_all(left, signal.SIGKILL)
-        _reap()
+        if reap:
+            _reap()
         time.sleep(0.1)
-        left = descendants()
-    _reap()
+        left = members()
+    if reap:
+        _reap()
+    return killed
+
+
+def stop_descendants(grace: float = GRACE_SECONDS, say: Callable[[str], Any] = print) -> int:
+    """Stop every descendant of this process (:func:`stop`, reaping them); returns how many had to be killed."""
+    return stop(descendants, grace, say, reap=True)
+
+
+def stop_session(process: subprocess.Popen, grace: float = GRACE_SECONDS) -> int:
+    """Stop ``process`` (started with ``start_new_session``) and everything in its session (:func:`stop`);
+    returns once they are gone and ``process`` is reaped. ``grace`` 0 SIGKILLs them all at once."""
+    killed = stop(session(process.pid), grace)
+    process.wait()
     return killed
 
 

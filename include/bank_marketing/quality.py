@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -48,31 +49,41 @@ def feature_keys(frame: pd.DataFrame, features: list[str]) -> pd.Series:
     return _keys(frame, list(features))
 
 
-def count_duplicates(frame: pd.DataFrame, features: list[str], target: str = config.TARGET) -> tuple[int, int]:
-    """``(exact_rows, conflicting_rows)`` of ``frame``.
+class Repeats(NamedTuple):
+    """The repeated rows of a frame, found once (``find_repeats``) and then counted or dropped."""
 
-    ``exact_rows``: rows identical to an earlier row in every feature and the target (a file holding every
-    row twice has half its rows exact duplicates). ``conflicting_rows``: rows whose features equal another
-    row's while their targets differ, counting every such row once after exact duplicates are set aside (two
-    rows with the same features, one a subscriber and one not, are 2). ``features`` must not include
-    ``row_id``, which differs on every row.
+    repeated: np.ndarray  # one bool per row: identical to an earlier row in every feature and the target
+    conflicting: int  # rows whose features equal another row's while their targets differ
+
+    @property
+    def exact(self) -> int:
+        """Rows identical to an earlier row (a file holding every row twice: half its rows)."""
+        return int(self.repeated.sum())
+
+    def counts(self) -> tuple[int, int]:
+        """``(exact_rows, conflicting_rows)``."""
+        return self.exact, self.conflicting
+
+    def dropped_from(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (the one searched) without its repeated rows: the first of each set of identical rows is
+        kept, in the original row order and with its ``row_id``, on a fresh 0..n-1 index."""
+        return frame.loc[~self.repeated].reset_index(drop=True)
+
+
+def find_repeats(frame: pd.DataFrame, features: list[str], target: str = config.TARGET) -> Repeats:
+    """The rows of ``frame`` that repeat an earlier row, and the conflicting rows.
+
+    A row repeats an earlier one when it is identical in every feature and the target. Conflicting rows are
+    rows whose features equal another row's while their targets differ, each counted once after repeated
+    rows are set aside (two rows with the same features, one a subscriber and one not, are 2). ``features``
+    must not include ``row_id``, which differs on every row.
     """
-    full = _keys(frame, [*features, target])
-    exact = full.duplicated()
-    distinct = frame.loc[~exact.to_numpy()]
-    groups = feature_keys(distinct, features).to_numpy()
+    repeated = _keys(frame, [*features, target]).duplicated().to_numpy()
+    groups = feature_keys(frame.loc[~repeated], features).to_numpy()
     # Within a group of identical features, distinct rows can only differ in the target, so a group of more
     # than one distinct row is a conflict.
     _, inverse, sizes = np.unique(groups, return_inverse=True, return_counts=True)
-    conflicting = int((sizes[inverse] > 1).sum())
-    return int(exact.sum()), conflicting
-
-
-def drop_duplicates(frame: pd.DataFrame, features: list[str], target: str = config.TARGET) -> pd.DataFrame:
-    """``frame`` without exact duplicates (equal in every feature and the target): the first of each set of
-    identical rows is kept, in the original row order and with its ``row_id``, on a fresh 0..n-1 index."""
-    exact = _keys(frame, [*features, target]).duplicated()
-    return frame.loc[~exact.to_numpy()].reset_index(drop=True)
+    return Repeats(repeated, int((sizes[inverse] > 1).sum()))
 
 
 def _bounds(name: str, bounds: Mapping[str, tuple[float | None, float | None]]) -> list[float | None] | None:

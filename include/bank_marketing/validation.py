@@ -365,7 +365,8 @@ def _without_duplicates(parsed: ParsedInput, cv_folds: int, policy: DuplicatePol
     """The rows to train on and the duplicate counts: under ``drop`` the first of each set of identical rows,
     under ``fail`` ``InputError`` if any row repeats an earlier one."""
     features = parsed.numeric + parsed.categorical
-    exact, conflicting = quality.count_duplicates(parsed.frame, features)
+    repeats = quality.find_repeats(parsed.frame, features)
+    exact, conflicting = repeats.counts()
     found: Duplicates = {
         "policy": policy.value,
         "exact_rows": exact,
@@ -379,7 +380,7 @@ def _without_duplicates(parsed: ParsedInput, cv_folds: int, policy: DuplicatePol
             f"{exact:,} repeated rows: each identical to an earlier row in every column, {config.TARGET!r} "
             f"included ({len(parsed.frame):,} rows read; duplicates={policy.value})"
         )
-    frame = quality.drop_duplicates(parsed.frame, features)
+    frame = repeats.dropped_from(parsed.frame)
     _check_class_minimum(frame[config.TARGET].value_counts().reindex([0, 1], fill_value=0), cv_folds,
                          f" once {exact:,} repeated rows are dropped")  # fmt: skip
     return frame, {**found, "dropped_rows": exact}

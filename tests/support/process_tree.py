@@ -19,7 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from devtools import airflow_api, local_aws
+from devtools import local_aws
+from devtools.processes import stop_session
 from tests.support.sampling import Sampling
 
 
@@ -78,7 +79,7 @@ def stop_and_check(process: subprocess.Popen, tree: Tree, how: str, log: Path, a
     try:
         code = process.wait(timeout=STOP_WITHIN)
     except subprocess.TimeoutExpired:
-        airflow_api.kill_session(process)
+        stop_session(process, grace=0)
         pytest.fail(f"make still running {STOP_WITHIN} s after {how}:\n{log.read_text()[-3000:]}")
     while (left := tree.alive()) and time.monotonic() < signalled + STOP_WITHIN:
         time.sleep(0.5)
