@@ -7,6 +7,7 @@ Shared by the end-to-end tests and ``make celery-demo``. No login: the servers i
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import time
 from collections.abc import Generator
@@ -176,8 +177,22 @@ class Api:
         raise AssertionError(f"runs did not finish in {timeout} s: {states}")
 
 
-# Seconds airflow standalone's components get to stop on SIGTERM before SIGKILL.
+# Seconds airflow standalone gets to stop its components before what is left gets SIGTERM, and then SIGKILL.
 STOP_GRACE = 30
+
+
+def stop_standalone(process: subprocess.Popen, grace: float = STOP_GRACE) -> None:
+    """Stop ``airflow standalone`` (started in a session of its own) as it stops itself on Ctrl-C: one SIGINT,
+    on which it terminates each component and waits for it while still reading its output; whatever is left
+    ``grace`` seconds later is stopped with its session (:func:`processes.stop_session`).
+
+    Not SIGTERM, which kills it at once: its components then lost the pipe they log to. Nor a signal to every
+    component as well (a terminal's Ctrl-C to the whole process group): given SIGINT and then airflow
+    standalone's SIGTERM, the scheduler or the triggerer hung. Both ways they ran on until SIGKILL."""
+    process.send_signal(signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace)
+    processes.stop_session(process, grace)
 
 
 @contextlib.contextmanager
@@ -208,7 +223,7 @@ def standalone(connection: dict[str, Any], home: Path, extra_env: dict[str, str]
         finally:
             for replacement in api.replacements:
                 processes.stop_session(replacement, STOP_GRACE)
-            processes.stop_session(process, STOP_GRACE)
+            stop_standalone(process)
 
 
 def restart_scheduler(api: Api, down_seconds: float = 5) -> subprocess.Popen:

@@ -9,10 +9,10 @@ person wraps its work in :func:`owning`:
 - the command becomes a *child subreaper* (Linux ``PR_SET_CHILD_SUBREAPER``): a descendant whose parent dies is
   re-parented to the command, not to init, so every process it ever started stays in its tree, however deep or
   daemonized;
-- SIGTERM (a process manager's stop) unwinds like Ctrl-C;
+- SIGTERM (a process manager's stop) and SIGHUP (the terminal closed) unwind like Ctrl-C;
 - on the way out, whatever the reason, SIGINT and SIGTERM are ignored (a second Ctrl-C cannot cut the teardown
-  short), every descendant gets SIGTERM, those still alive after ``grace`` seconds are named and get SIGKILL, and
-  the command waits until none is left (reaping the zombies it inherited).
+  short), the descendants get SIGTERM from the top down (:func:`stop`), those still alive after ``grace`` seconds
+  are named and get SIGKILL, and the command waits until none is left (reaping the zombies it inherited).
 
 The exit code says how it ended: the work's own, 130 after Ctrl-C, 143 after SIGTERM.
 """
@@ -39,7 +39,7 @@ EXIT_TERMINATED = 128 + signal.SIGTERM
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the work is, so it unwinds as Ctrl-C does."""
+    """SIGTERM or SIGHUP (its number the argument), raised where the work is, so it unwinds as Ctrl-C does."""
 
 
 def become_subreaper() -> bool:
@@ -108,30 +108,61 @@ def _quiet(message: str) -> None:
     return None
 
 
+def _tell(say: Callable[[str], Any], message: str) -> None:
+    # Once the terminal has closed (SIGHUP), printing fails: the teardown must go on regardless.
+    with contextlib.suppress(OSError):
+        say(message)
+
+
+def _tops(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """Those of ``procs`` whose parent is not among them."""
+    pids = {proc.pid for proc in procs}
+    tops = []
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            if proc.ppid() not in pids:
+                tops.append(proc)
+    return tops
+
+
 def stop(
     members: Callable[[], list[psutil.Process]],
     grace: float = GRACE_SECONDS,
     say: Callable[[str], Any] = _quiet,
     reap: bool = False,
 ) -> int:
-    """SIGTERM every live process ``members()`` lists, SIGKILL those alive after ``grace`` seconds (at once when
-    ``grace`` is 0, as a machine that dies takes its processes with it), and wait until none is left; returns
-    how many had to be killed. ``reap``: also collect every finished child of this process (the subreaper's
-    inherited zombies; not where the caller waits for its own children's exit codes)."""
+    """Stop every live process ``members()`` lists, and wait until none is left; returns how many had to be
+    killed.
+
+    SIGTERM goes to the processes at the top (whose parent is not a member), and to each process whose parent
+    has gone since: each stops its own children (as ``docker stop`` signals only a container's first process).
+    Not to all at once: given SIGTERM together with its LocalExecutor workers (which outlive it), Airflow's
+    scheduler hung until killed; given it alone, it stopped them and exited within about a second. Whatever is
+    alive ``grace`` seconds later gets SIGKILL (at once when ``grace`` is 0, as a machine that dies takes its
+    processes with it). ``reap``: also collect every finished child of this process (the
+    subreaper's inherited zombies; not where the caller waits for its own children's exit codes)."""
     procs = members()
     if not procs:
         return 0
+    termed: set[psutil.Process] = set()
+
+    def term_tops(procs: list[psutil.Process]) -> None:
+        tops = [proc for proc in _tops(procs) if proc not in termed]
+        _signal_all(tops, signal.SIGTERM)
+        termed.update(tops)
+
     if grace > 0:
-        say(f"stopping {len(procs)} processes (SIGTERM; SIGKILL after {grace:.0f} s)")
-        _signal_all(procs, signal.SIGTERM)
+        _tell(say, f"stopping {len(procs)} processes (SIGTERM, from the top; SIGKILL after {grace:.0f} s)")
+        term_tops(procs)
     deadline = time.monotonic() + grace
     while (left := members()) and time.monotonic() < deadline:
+        term_tops(left)
         if reap:
             _reap()
         time.sleep(0.2)
     killed = len(left)
     if left and grace > 0:
-        say(f"still running after {grace:.0f} s, sent SIGKILL: {_describe(left)}")
+        _tell(say, f"still running after {grace:.0f} s, sent SIGKILL: {_describe(left)}")
     # Until none is left: a process may fork while being stopped, and SIGKILL itself cannot be ignored.
     while left:
         _signal_all(left, signal.SIGKILL)
@@ -158,39 +189,42 @@ def stop_session(process: subprocess.Popen, grace: float = GRACE_SECONDS) -> int
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated
+    raise Terminated(signum)
 
 
 @contextlib.contextmanager
 def owning(grace: float = GRACE_SECONDS, say: Callable[[str], Any] = print) -> Generator[None]:
     """Run the block owning every process it starts (module docstring); everything is stopped on exit.
 
-    Ctrl-C and SIGTERM propagate out of the block as ``KeyboardInterrupt`` (``Terminated`` for SIGTERM), after
-    the teardown; :func:`run` turns them into the command's exit code.
+    Ctrl-C, SIGTERM and SIGHUP (the terminal closed) propagate out of the block as ``KeyboardInterrupt``
+    (``Terminated`` for the other two), after the teardown; :func:`run` turns them into the command's exit code.
     """
     become_subreaper()
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
         # A second Ctrl-C (or a process manager's repeated SIGTERM) must not cut the teardown short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for sig in (signal.SIGINT, *previous):
+            signal.signal(sig, signal.SIG_IGN)
         try:
             stop_descendants(grace, say)
         finally:
             signal.signal(signal.SIGINT, signal.default_int_handler)
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def run(main: Callable[[], int], grace: float = GRACE_SECONDS) -> int:
-    """``main()`` under :func:`owning`; its exit code, or 130 after Ctrl-C and 143 after SIGTERM."""
+    """``main()`` under :func:`owning`; its exit code, or 130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP."""
     try:
         with owning(grace):
             return main()
-    except Terminated:
-        print("stopped (SIGTERM); nothing it started is left running", flush=True)
-        return EXIT_TERMINATED
+    except Terminated as stop:
+        signum = stop.args[0] if stop.args else signal.SIGTERM
+        with contextlib.suppress(OSError):
+            print(f"stopped ({signal.Signals(signum).name}); nothing it started is left running", flush=True)
+        return 128 + signum
     except KeyboardInterrupt:
         print("stopped (Ctrl-C); nothing it started is left running", flush=True)
         return EXIT_INTERRUPTED

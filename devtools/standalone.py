@@ -9,15 +9,32 @@ from __future__ import annotations
 
 import argparse
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
-from devtools import local_aws, processes
+from devtools import airflow_api, local_aws, processes
 
 
 def _port_is_free(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def run_standalone(env: dict[str, str]) -> int:
+    """``airflow standalone`` until it ends; its exit code. On Ctrl-C or SIGTERM it is stopped as it stops
+    itself (:func:`airflow_api.stop_standalone`).
+
+    In a session of its own, so that a terminal's Ctrl-C reaches this command only, not each component as well;
+    and not run with ``subprocess.run``, which kills its child on an interrupt."""
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "airflow"), "standalone"], env=env, start_new_session=True
+    )
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        airflow_api.stop_standalone(process, processes.GRACE_SECONDS)
+        raise
 
 
 def main() -> int:
@@ -43,7 +60,7 @@ def main() -> int:
             "A run whose model would be promoted waits for your decision (approval=required): Browse > Required "
             "Actions, or the link in the SNS message; choose approval=auto in the trigger form to skip it."
         )
-        return local_aws.airflow(["standalone"], env).returncode
+        return run_standalone(env)
 
 
 if __name__ == "__main__":

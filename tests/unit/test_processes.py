@@ -3,17 +3,21 @@ Celery demo's components and the lost worker, and the restarted scheduler."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from devtools import processes
+from tests.conftest import ROOT
 
-# A tree that outlives a polite stop, as airflow standalone's scheduler did: a parent and a child that ignore
-# SIGTERM, and a child that writes "term" to the marker file on SIGTERM (and "ready" once it listens).
+# A parent with two children: one ignores SIGTERM, the other writes "term" to the marker file on SIGTERM (and
+# "ready" once it listens). The parent ignores SIGTERM (``ignore``), as airflow standalone's scheduler seemed
+# to, or dies of it leaving its children behind (``default``).
 IGNORES = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
 LISTENS = """
 import pathlib, signal, sys, time
@@ -24,43 +28,58 @@ time.sleep(60)
 """
 PARENT = """
 import signal, subprocess, sys, time
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-subprocess.Popen([sys.executable, "-c", sys.argv[1]])
-subprocess.Popen([sys.executable, "-c", sys.argv[2], sys.argv[3]])
+subprocess.Popen([sys.executable, "-c", sys.argv[2]])
+subprocess.Popen([sys.executable, "-c", sys.argv[3], sys.argv[4]])
+if sys.argv[1] == "ignore":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 print("ready", flush=True)
 time.sleep(60)
 """
 
 
-def _start(marker: Path) -> tuple[subprocess.Popen, list[psutil.Process]]:
+def _start(marker: Path, parent: str) -> tuple[subprocess.Popen, list[psutil.Process]]:
     process = subprocess.Popen(
-        [sys.executable, "-c", PARENT, IGNORES, LISTENS, str(marker)],
+        [sys.executable, "-c", PARENT, parent, IGNORES, LISTENS, str(marker)],
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
     assert process.stdout is not None and process.stdout.readline().strip() == "ready"
     deadline = time.monotonic() + 10
-    # Signal dispositions are inherited: until the third installs its handler, it ignores SIGTERM too.
     while len(members := processes.session(process.pid)()) < 3 or not marker.exists():
         assert time.monotonic() < deadline, members
         time.sleep(0.05)
     return process, members
 
 
-def test_stop_session_terms_then_kills_what_ignores_sigterm_and_waits_until_none_is_left(tmp_path):
-    process, members = _start(tmp_path / "marker")
+def test_sigterm_goes_to_the_top_and_to_each_process_whose_parent_has_gone(tmp_path):
+    process, members = _start(tmp_path / "marker", "default")
+
+    killed = processes.stop_session(process, grace=2)
+
+    # The parent died of SIGTERM; its children, left without it, got SIGTERM in turn: one stopped on it, the
+    # one that ignores it was killed after the grace.
+    assert killed == 1
+    assert (tmp_path / "marker").read_text() == "term"
+    assert processes.living(members) == [] and processes.session(process.pid)() == []
+    assert process.returncode == -15
+
+
+def test_a_child_whose_parent_lives_is_left_to_it_and_killed_with_it_after_the_grace(tmp_path):
+    process, members = _start(tmp_path / "marker", "ignore")
 
     killed = processes.stop_session(process, grace=1)
 
-    assert killed == 2  # the two that ignore SIGTERM; the third stopped on it
-    assert (tmp_path / "marker").read_text() == "term"
-    assert processes.living(members) == [] and processes.session(process.pid)() == []
+    # Its parent ignored SIGTERM and so never stopped it: the stop did not signal it over the parent's head
+    # (Airflow's scheduler hung when its LocalExecutor workers got SIGTERM beside it); SIGKILL ended all three.
+    assert killed == 3
+    assert (tmp_path / "marker").read_text() == "ready"
+    assert processes.living(members) == []
     assert process.returncode == -9
 
 
 def test_stop_session_with_no_grace_kills_at_once_without_a_sigterm(tmp_path):
-    process, members = _start(tmp_path / "marker")
+    process, members = _start(tmp_path / "marker", "default")
     started = time.monotonic()
 
     killed = processes.stop_session(process, grace=0)
@@ -76,3 +95,36 @@ def test_stop_of_an_empty_list_does_nothing():
 
     assert processes.stop(lambda: [], grace=1, say=said.append) == 0
     assert said == []
+
+
+# A command owning a child that ignores SIGTERM (as processes.run wraps make demo, make airflow, ...).
+COMMAND = """
+import signal, subprocess, sys, time
+from devtools import processes
+
+# Ctrl-C as in a terminal's foreground job, even where this test runs in the background (SIGINT ignored).
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
+def main():
+    subprocess.Popen([sys.executable, "-c", sys.argv[1]])
+    print("ready", flush=True)
+    time.sleep(60)
+    return 0
+
+sys.exit(processes.run(main, grace=1))
+"""
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
+def test_a_command_stopped_by_a_signal_leaves_nothing_running_and_says_how_it_ended(sig, code):
+    command = subprocess.Popen(
+        [sys.executable, "-c", COMMAND, IGNORES], cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert command.stdout is not None and command.stdout.readline().strip() == "ready"
+    [child] = psutil.Process(command.pid).children()
+
+    command.send_signal(sig)
+
+    assert command.wait(timeout=10) == code
+    assert "nothing it started is left running" in command.stdout.read()
+    assert processes.living([child]) == []
