@@ -17,6 +17,9 @@ import psutil
 from tests.support.sampling import Sampling
 
 LOG_SERVER = "airflow serve-logs"  # its process title (setproctitle)
+# The same as the kernel's process name, cut to 15 characters: what psutil gives when the command line cannot be
+# read (a process starting or ending; seen once while the Celery demo's worker was killed).
+LOG_SERVER_NAME = LOG_SERVER[:15]
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,14 @@ def listeners(since: float) -> set[Listener]:
     return found
 
 
+def _is_log_server(command: str) -> bool:
+    return command.startswith(LOG_SERVER) or command == LOG_SERVER_NAME
+
+
 def exposed(found: set[Listener]) -> list[Listener]:
     """The listeners reachable from the network: on a non-loopback address, other than Airflow's log servers."""
     return sorted(
-        (item for item in found if not item.loopback and not item.command.startswith(LOG_SERVER)),
+        (item for item in found if not item.loopback and not _is_log_server(item.command)),
         key=lambda item: (item.port, item.pid),
     )
 

@@ -45,11 +45,13 @@ def test_a_server_on_every_interface_is_exposed_and_one_on_loopback_is_not(http_
 
 def test_only_airflows_log_server_may_listen_beyond_loopback():
     log_server = Listener(1, f"{LOG_SERVER}", "0.0.0.0", 8793)
+    named = Listener(5, "airflow serve-l", "::", 8794)  # its command line unreadable: the kernel's name
     other = Listener(2, "airflow api-server", "::", 8080)
     local = Listener(3, "redis-server 127.0.0.1:6379", "127.0.0.1", 6379)
     mapped = Listener(4, "moto_server", "::ffff:127.0.0.1", 5000)
+    cut = Listener(6, "airflow serve", "0.0.0.0", 8795)  # not the log server's name
 
-    assert exposed({log_server, other, local, mapped}) == [other]
+    assert exposed({log_server, named, other, local, mapped, cut}) == [other, cut]
 
 
 def test_processes_that_were_running_before_are_not_counted(http_servers):
