@@ -207,7 +207,8 @@ def standalone(connection: dict[str, Any], home: Path, extra_env: dict[str, str]
     home.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [str(Path(local_aws.sys.executable).parent / "airflow"), "standalone"],
+            # Its stop is SIGINT (stop_standalone), which a test run started in the background would ignore.
+            processes.with_default_sigint([str(Path(local_aws.sys.executable).parent / "airflow"), "standalone"]),
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -42,6 +42,21 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP (its number the argument), raised where the work is, so it unwinds as Ctrl-C does."""
 
 
+# Execs its arguments with SIGINT at its default, as a terminal's foreground job has it (preexec_fn would do the
+# same but is unsafe in a process with threads).
+_DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
+def with_default_sigint(argv: list[str]) -> list[str]:
+    """``argv`` to be run with SIGINT at its default disposition, whatever this process has (same pid).
+
+    A command started in the background (``cmd &``, ``nohup``, some CI runners) ignores SIGINT, and every child
+    inherits that: a program whose stop is Ctrl-C, such as ``airflow standalone``, would then ignore its stop."""
+    return [sys.executable, "-c", _DEFAULT_SIGINT, *argv]
+
+
 def become_subreaper() -> bool:
     """Adopt this process's orphaned descendants (Linux); False where the kernel does not offer it."""
     if not sys.platform.startswith("linux"):

@@ -28,7 +28,9 @@ def run_standalone(env: dict[str, str]) -> int:
     In a session of its own, so that a terminal's Ctrl-C reaches this command only, not each component as well;
     and not run with ``subprocess.run``, which kills its child on an interrupt."""
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "airflow"), "standalone"], env=env, start_new_session=True
+        processes.with_default_sigint([str(Path(sys.executable).parent / "airflow"), "standalone"]),
+        env=env,
+        start_new_session=True,
     )
     try:
         return process.wait()

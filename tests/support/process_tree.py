@@ -12,7 +12,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import psutil
 import pytest
 
 from devtools import local_aws
-from devtools.processes import stop_session
+from devtools.processes import stop_session, with_default_sigint
 from tests.support.sampling import Sampling
 
 
@@ -56,12 +55,10 @@ STOP_WITHIN = 30  # seconds from the signal until nothing the command started is
 def start_make(args: list[str], log: Path) -> subprocess.Popen:
     """``make args`` in a session of its own (its own process group, as a terminal's foreground job), with
     SIGINT at its default as in a terminal: a test run started in the background (``cmd &``, ``nohup``) ignores
-    SIGINT, every child inherits that, and Ctrl-C would then reach no one. A Python shim resets it and execs make
-    (same pid), as ``preexec_fn`` is unsafe in a process with threads."""
-    shim = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])"
+    SIGINT, every child inherits that, and Ctrl-C would then reach no one (``processes.with_default_sigint``)."""
     with log.open("w") as out:
         return subprocess.Popen(
-            [sys.executable, "-c", shim, "make", "--no-print-directory", *args], stdout=out, stderr=subprocess.STDOUT,
+            with_default_sigint(["make", "--no-print-directory", *args]), stdout=out, stderr=subprocess.STDOUT,
             cwd=local_aws.ROOT, start_new_session=True,
         )  # fmt: skip
 

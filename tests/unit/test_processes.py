@@ -128,3 +128,21 @@ def test_a_command_stopped_by_a_signal_leaves_nothing_running_and_says_how_it_en
     assert command.wait(timeout=10) == code
     assert "nothing it started is left running" in command.stdout.read()
     assert processes.living([child]) == []
+
+
+def test_with_default_sigint_gives_a_program_its_ctrl_c_back_where_sigint_is_ignored():
+    shows = [
+        sys.executable,
+        "-c",
+        "import signal; print(signal.getsignal(signal.SIGINT) == signal.default_int_handler)",
+    ]
+    # As a test run or a command started in the background (cmd &, nohup) has it: SIGINT ignored, inherited.
+    ignoring = ["bash", "-c", "trap '' INT; exec \"$@\"", "ignoring"]
+
+    inherited = subprocess.run([*ignoring, *shows], capture_output=True, text=True, check=True).stdout
+    restored = subprocess.run(
+        [*ignoring, *processes.with_default_sigint(shows)], capture_output=True, text=True, check=True
+    ).stdout
+
+    assert inherited.strip() == "False"  # ignored, so Python leaves it ignored
+    assert restored.strip() == "True"  # Python turns SIGINT into KeyboardInterrupt again
