@@ -10,11 +10,12 @@ person wraps its work in :func:`owning`:
   re-parented to the command, not to init, so every process it ever started stays in its tree, however deep or
   daemonized;
 - SIGTERM (a process manager's stop) and SIGHUP (the terminal closed) unwind like Ctrl-C;
-- on the way out, whatever the reason, SIGINT and SIGTERM are ignored (a second Ctrl-C cannot cut the teardown
-  short), the descendants get SIGTERM from the top down (:func:`stop`), those still alive after ``grace`` seconds
-  are named and get SIGKILL, and the command waits until none is left (reaping the zombies it inherited).
+- on the way out, whatever the reason, SIGINT, SIGTERM and SIGHUP are ignored (a second Ctrl-C cannot cut the
+  teardown short), the descendants get SIGTERM from the top down (:func:`stop`), those still alive after
+  ``grace`` seconds are named and get SIGKILL, and the command waits until none is left (reaping the zombies it
+  inherited).
 
-The exit code says how it ended: the work's own, 130 after Ctrl-C, 143 after SIGTERM.
+The exit code says how it ended: the work's own, 130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP.
 """
 
 from __future__ import annotations
@@ -154,8 +155,8 @@ def stop(
     Not to all at once: given SIGTERM together with its LocalExecutor workers (which outlive it), Airflow's
     scheduler hung until killed; given it alone, it stopped them and exited within about a second. Whatever is
     alive ``grace`` seconds later gets SIGKILL (at once when ``grace`` is 0, as a machine that dies takes its
-    processes with it). ``reap``: also collect every finished child of this process (the
-    subreaper's inherited zombies; not where the caller waits for its own children's exit codes)."""
+    processes with it). ``reap``: also collect every finished child of this process (the subreaper's inherited
+    zombies; not where the caller waits for its own children's exit codes)."""
     procs = members()
     if not procs:
         return 0
