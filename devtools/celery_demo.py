@@ -26,7 +26,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from devtools import airflow_api, local_aws
-from devtools.processes import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, owning, stop_session
+from devtools.processes import exit_code, ignore_stops, owning, stop_session
 from include.bank_marketing import layout
 from include.bank_marketing.layout import run_prefix
 
@@ -545,13 +544,11 @@ def main() -> int:
             try:
                 result, code = run_demo(tmp, stack, args.timeout, args.input, args.conf, args.kill_worker), 0
             finally:
-                # A second Ctrl-C must not cut the teardown short and leave servers behind.
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                ignore_stops()  # a second Ctrl-C must not cut the teardown short and leave servers behind
                 print("stopping everything started", flush=True)
-    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (processes.owning raises Terminated for it)
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM/SIGHUP (processes.owning raises Terminated for them)
         result = "CELERY_DEMO FAILED interrupted"
-        code = EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
+        code = exit_code(stop)
     except Exception as exc:
         print(f"{type(exc).__name__}: {exc}")
         result = f"CELERY_DEMO FAILED {type(exc).__name__}: {str(exc).partition(chr(10))[0]}"

@@ -34,13 +34,34 @@ import psutil
 
 PR_SET_CHILD_SUBREAPER = 36
 GRACE_SECONDS = 15.0
-# How a command that was stopped exits, as a shell reports a process killed by the signal (128 + its number).
-EXIT_INTERRUPTED = 128 + signal.SIGINT
-EXIT_TERMINATED = 128 + signal.SIGTERM
+# The signals that stop a command: Ctrl-C, a process manager's stop, the terminal closing.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP (its number the argument), raised where the work is, so it unwinds as Ctrl-C does."""
+    """SIGTERM or SIGHUP (``signum``), raised where the work is, so it unwinds as Ctrl-C does."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def stopped_by(stop: KeyboardInterrupt) -> signal.Signals:
+    """The signal behind ``stop``: SIGINT for Ctrl-C."""
+    return signal.Signals(stop.signum if isinstance(stop, Terminated) else signal.SIGINT)
+
+
+def exit_code(stop: KeyboardInterrupt) -> int:
+    """How a command stopped by ``stop`` exits, as a shell reports a process killed by the signal (128 + its
+    number): 130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP."""
+    return 128 + stopped_by(stop)
+
+
+def ignore_stops() -> None:
+    """Ignore every stop signal from now on: a second Ctrl-C (or a repeated SIGTERM) must not cut a teardown
+    short."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 # Execs its arguments with SIGINT at its default, as a terminal's foreground job has it (preexec_fn would do the
@@ -220,9 +241,7 @@ def owning(grace: float = GRACE_SECONDS, say: Callable[[str], Any] = print) -> G
     try:
         yield
     finally:
-        # A second Ctrl-C (or a process manager's repeated SIGTERM) must not cut the teardown short.
-        for sig in (signal.SIGINT, *previous):
-            signal.signal(sig, signal.SIG_IGN)
+        ignore_stops()
         try:
             stop_descendants(grace, say)
         finally:
@@ -236,11 +255,8 @@ def run(main: Callable[[], int], grace: float = GRACE_SECONDS) -> int:
     try:
         with owning(grace):
             return main()
-    except Terminated as stop:
-        signum = stop.args[0] if stop.args else signal.SIGTERM
-        with contextlib.suppress(OSError):
-            print(f"stopped ({signal.Signals(signum).name}); nothing it started is left running", flush=True)
-        return 128 + signum
-    except KeyboardInterrupt:
-        print("stopped (Ctrl-C); nothing it started is left running", flush=True)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as stop:
+        how = "Ctrl-C" if stopped_by(stop) == signal.SIGINT else stopped_by(stop).name
+        with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+            print(f"stopped ({how}); nothing it started is left running", flush=True)
+        return exit_code(stop)
