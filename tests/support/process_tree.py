@@ -81,7 +81,8 @@ def stop_and_check(process: subprocess.Popen, tree: Tree, how: str, log: Path, a
     while (left := tree.alive()) and time.monotonic() < signalled + STOP_WITHIN:
         time.sleep(0.5)
     for pid in left:  # leave nothing behind for the next test, then fail
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it may have ended since
+            os.kill(pid, signal.SIGKILL)
     assert left == {}, f"still running {STOP_WITHIN} s after {how}: {left}\n{log.read_text()[-3000:]}"
     assert len(tree.seen) >= at_least, tree.seen  # the tree was followed: what it started was seen
     return code
